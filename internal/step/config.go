@@ -1,0 +1,62 @@
+package step
+
+import (
+	"context"
+	"reflect"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// LoadConfig fills cfg (a pointer to a struct with `env:"..."` tags) from the
+// process environment. Any problem is a CodeConfig error naming the variable.
+func LoadConfig(ctx context.Context, cfg any) error {
+	return LoadConfigFrom(ctx, cfg, envconfig.OsLookuper())
+}
+
+// LoadConfigFrom is LoadConfig with an explicit source, for tests.
+func LoadConfigFrom(ctx context.Context, cfg any, lookuper envconfig.Lookuper) error {
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: lookuper}); err != nil {
+		return ConfigError("invalid configuration: %s", nameVariable(err.Error(), cfg))
+	}
+	return nil
+}
+
+// MapLookuper is a Lookuper over a map, for tests and for callers that build
+// configuration programmatically.
+func MapLookuper(m map[string]string) envconfig.Lookuper { return envconfig.MapLookuper(m) }
+
+// nameVariable rewrites go-envconfig's "Field: problem" into "VARIABLE: problem":
+// the user sets variables (Task params), they never see our Go field names.
+func nameVariable(msg string, cfg any) string {
+	field, rest, ok := strings.Cut(msg, ": ")
+	if !ok {
+		return msg
+	}
+	if v := envVarOf(reflect.TypeOf(cfg), field); v != "" {
+		return v + ": " + rest
+	}
+	return msg
+}
+
+func envVarOf(t reflect.Type, field string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return ""
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, ok := f.Tag.Lookup("env"); ok && f.Name == field {
+			name, _, _ := strings.Cut(tag, ",")
+			return strings.TrimSpace(name)
+		}
+		if f.Type.Kind() == reflect.Struct {
+			if v := envVarOf(f.Type, field); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
