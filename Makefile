@@ -32,7 +32,7 @@ build: ## build every step binary of cmd/ into bin/
 test: lint unit integration ## everything CI runs: lint, unit and integration tests
 
 .PHONY: unit
-unit: ## unit tests, the catalog lint included (no servers)
+unit: system-deps ## unit tests, the catalog lint included (no servers)
 	$(GO) test $(TEST_FLAGS) ./...
 
 .PHONY: integration

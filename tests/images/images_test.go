@@ -1,0 +1,155 @@
+package images
+
+import (
+	"archive/tar"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+)
+
+// entries flattens an image into path -> header (and content for small files).
+func entries(t *testing.T, img v1.Image) (map[string]*tar.Header, map[string]string) {
+	t.Helper()
+	// validate.Image is not used here: on an in-memory mutate image it trips on
+	// nil vs empty layer annotations; pushed images are validated where pulled.
+	if _, err := img.Digest(); err != nil {
+		t.Fatal(err)
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	hdrs, contents := map[string]*tar.Header{}, map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "/" + strings.TrimSuffix(h.Name, "/")
+		hdrs[name] = h
+		if h.Typeflag == tar.TypeReg && h.Size < 4096 {
+			b, _ := io.ReadAll(tr)
+			contents[name] = string(b)
+		}
+	}
+	return hdrs, contents
+}
+
+func TestBusybox(t *testing.T) {
+	img, err := Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrs, contents := entries(t, img)
+	if h := hdrs["/bin/sh"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "/bin/busybox" {
+		t.Errorf("/bin/sh = %+v, want a symlink to /bin/busybox", h)
+	}
+	if h := hdrs["/tmp"]; h == nil || h.Mode&0o1777 != 0o1777 {
+		t.Errorf("/tmp = %+v, want mode 1777", h)
+	}
+	if !strings.Contains(contents["/etc/passwd"], "nonroot:x:65532:65532:") {
+		t.Errorf("/etc/passwd lacks nonroot 65532:\n%s", contents["/etc/passwd"])
+	}
+	if h := hdrs["/home/nonroot"]; h == nil || h.Uid != NonRootUID {
+		t.Errorf("/home/nonroot = %+v, want owned by 65532", h)
+	}
+	cf, _ := img.ConfigFile()
+	if cf.OS != "linux" || cf.Architecture == "" || !strings.HasPrefix(cf.Config.Env[0], "PATH=") {
+		t.Errorf("config = %+v", cf.Config)
+	}
+}
+
+func TestStatic(t *testing.T) {
+	img, err := Static()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrs, _ := entries(t, img)
+	for _, p := range []string{"/etc/ssl/certs/ca-certificates.crt", "/usr/share/zoneinfo/UTC", "/etc/passwd"} {
+		if hdrs[p] == nil {
+			t.Errorf("missing %s", p)
+		}
+	}
+	if hdrs["/bin/sh"] != nil {
+		t.Error("the static base must not have a shell")
+	}
+	cf, _ := img.ConfigFile()
+	if cf.Config.User != "65532" {
+		t.Errorf("user = %q, want 65532", cf.Config.User)
+	}
+}
+
+func TestLayersAreReproducible(t *testing.T) {
+	a, err := Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, _ := a.Digest()
+	db, _ := b.Digest()
+	if da != db {
+		t.Errorf("two builds differ: %s vs %s", da, db)
+	}
+}
+
+func TestWithBinaries(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nop")
+	if err := os.WriteFile(bin, []byte("\x7fELF fake"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base, err := Static()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := WithBinaries(base, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrs, _ := entries(t, img)
+	if h := hdrs["/ko-app/nop"]; h == nil || h.Mode&0o111 == 0 {
+		t.Errorf("/ko-app/nop = %+v, want an executable", h)
+	}
+	cf, _ := img.ConfigFile()
+	if len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != "/ko-app/nop" || cf.Config.User != "65532" {
+		t.Errorf("config = %+v", cf.Config)
+	}
+}
+
+func TestCacheBuildsOnceAndCleansFailures(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	builds := 0
+	build := func(path string) error { builds++; return WriteTarGzFile(path, src, "data", nil) }
+	for range 2 {
+		if _, err := c.Layer("demo", "k1", build); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if builds != 1 {
+		t.Errorf("built %d times, want once", builds)
+	}
+	if _, err := c.Layer("broken", "k", func(path string) error {
+		os.WriteFile(path, []byte("partial"), 0o644)
+		return io.ErrUnexpectedEOF
+	}); err == nil {
+		t.Fatal("a failed build returned a layer")
+	}
+	matches, _ := filepath.Glob(filepath.Join(c.Dir, "broken-*"))
+	if len(matches) != 0 {
+		t.Errorf("a failed build left %v", matches)
+	}
+}
