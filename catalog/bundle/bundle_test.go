@@ -12,9 +12,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	tkremote "github.com/tektoncd/pipeline/pkg/remote/oci"
 	bundleresolver "github.com/tektoncd/pipeline/pkg/resolution/resolver/bundle"
-	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"sigs.k8s.io/yaml"
 )
 
