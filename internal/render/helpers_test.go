@@ -1,0 +1,150 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/knative-lambda/lambda-builder/internal/step"
+)
+
+// symlinkPrefix marks a tree entry that is a symlink to the rest of the value.
+const symlinkPrefix = "symlink:"
+
+// writeTree lays files (path -> content, or symlinkPrefix+target) under dir.
+func writeTree(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if target, ok := strings.CutPrefix(content, symlinkPrefix); ok {
+			if err := os.Symlink(target, p); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if strings.HasSuffix(name, "/") {
+			continue // the folder itself, made above
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// copyFixture copies a sample function into a fresh folder.
+func copyFixture(t testing.TB, name string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "tests", "fixtures", "functions", name)
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		writeTree(t, dst, map[string]string{filepath.ToSlash(rel): string(b)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// run is one step run in tests: config from an env map, results in a temp
+// folder. It returns the results (nil when the run failed) and the error.
+func run(t testing.TB, env map[string]string, resolver Resolver) (map[string]string, error) {
+	t.Helper()
+	resultsDir := filepath.Join(t.TempDir(), "results")
+	full := map[string]string{"RESULTS_DIR": resultsDir}
+	for k, v := range env {
+		full[k] = v
+	}
+	var cfg Config
+	if err := step.LoadConfigFrom(context.Background(), &cfg, step.MapLookuper(full)); err != nil {
+		return nil, err
+	}
+	if resolver == nil {
+		resolver = failResolver{t}
+	}
+	err := Run(context.Background(), cfg, resolver, io.Discard)
+	results := map[string]string{}
+	entries, _ := os.ReadDir(resultsDir)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(resultsDir, e.Name()))
+		results[e.Name()] = string(b)
+	}
+	if err != nil {
+		if len(results) != 0 {
+			t.Errorf("a failed run wrote results: %v", results)
+		}
+		return nil, err
+	}
+	return results, nil
+}
+
+// failResolver fails the test if digests are resolved when they should not be.
+type failResolver struct{ t testing.TB }
+
+func (f failResolver) Digest(_ context.Context, ref name.Reference) (string, error) {
+	f.t.Errorf("unexpected digest resolution of %s", ref)
+	return "", io.EOF
+}
+
+// instruction is one Dockerfile instruction as BuildKit's parser reads it.
+type instruction struct {
+	Cmd   string // lower case: from, run, copy, ...
+	Args  []string
+	JSON  bool // exec form
+	Flags []string
+}
+
+// parseInstructions parses a Dockerfile with BuildKit's parser, the one
+// Docker uses and Kaniko vendors.
+func parseInstructions(t testing.TB, dockerfile []byte) []instruction {
+	t.Helper()
+	res, err := parser.Parse(bytes.NewReader(dockerfile))
+	if err != nil {
+		t.Fatalf("BuildKit's parser rejects the Dockerfile: %v\n%s", err, dockerfile)
+	}
+	var out []instruction
+	for _, n := range res.AST.Children {
+		in := instruction{Cmd: n.Value, JSON: n.Attributes["json"], Flags: n.Flags}
+		for a := n.Next; a != nil; a = a.Next {
+			in.Args = append(in.Args, a.Value)
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+func commands(ins []instruction) []string {
+	out := make([]string, len(ins))
+	for i, in := range ins {
+		out[i] = in.Cmd
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
