@@ -59,19 +59,19 @@ const (
 
 // Options is a validated Config: every field is safe to use as it is.
 type Options struct {
-	SourceDir      string // absolute, cleaned
-	DockerfileRel  string // the Dockerfile's path inside SourceDir (slash-separated)
-	Language       Language
-	Policy         Policy
-	Entrypoint     []string // nil: detect
-	Images         Images
-	GoVersion      string // the Go version of the default builder image
+	SourceDir     string // absolute, cleaned
+	DockerfileRel string // the Dockerfile's path inside SourceDir (slash-separated)
+	Language      Language
+	Policy        Policy
+	Entrypoint    []string // nil: detect
+	Images        Images
+	GoVersion     string // the Go version of the default builder image
 	// GoBuilderIsDefault is false when GO_BUILDER_IMAGE overrides the
 	// builder: its Go version is then unknown.
 	GoBuilderIsDefault bool
 	ResolveDigests     bool
-	GoPackage      string // "" : detect
-	BuildArgs      []string
+	GoPackage          string // "" : detect
+	BuildArgs          []string
 }
 
 // Images are the base images per language after defaults, versions, overrides

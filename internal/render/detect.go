@@ -218,6 +218,17 @@ func detectNode(fsys fs.FS) (Facts, error) {
 			f.Node.Manager = "yarn-berry"
 			f.Node.YarnRC = isFile(fsys, ".yarnrc.yml")
 			f.Node.YarnReleases = isDir(fsys, ".yarn/releases")
+			// The runtime stage copies node_modules: Plug'n'Play installs
+			// would leave it empty.
+			var rc []byte
+			if f.Node.YarnRC {
+				if rc, err = readSmall(fsys, ".yarnrc.yml", maxManifestBytes); err != nil {
+					return f, err
+				}
+			}
+			if !nodeModulesLinker.Match(rc) {
+				return f, fmt.Errorf("yarn.lock is a Yarn 2+ lock file: set nodeLinker: node-modules in .yarnrc.yml (Plug'n'Play installs are not supported)")
+			}
 		}
 	case len(locks) == 0 && len(pkg.Dependencies)+len(pkg.OptionalDeps) > 0 && !isDir(fsys, "node_modules"):
 		return f, fmt.Errorf("package.json declares dependencies but there is no lock file: commit package-lock.json (npm install --package-lock-only), yarn.lock or pnpm-lock.yaml so the build installs exactly what you tested")
@@ -246,6 +257,8 @@ func detectNode(fsys fs.FS) (Facts, error) {
 	}
 	return f, nil
 }
+
+var nodeModulesLinker = regexp.MustCompile(`(?m)^nodeLinker:[ \t]*["']?node-modules["']?[ \t]*$`)
 
 var goDirective = regexp.MustCompile(`(?m)^go[ \t]+([0-9]+(?:\.[0-9]+){0,2})`)
 

@@ -124,6 +124,8 @@ func TestDetectNode(t *testing.T) {
 			want: NodeFacts{Manager: "yarn", LockFile: "yarn.lock"}, wantEntry: []string{"node", "server.js"}},
 		{name: "yarn berry", files: map[string]string{"package.json": startNode, "yarn.lock": "__metadata:\n  version: 8\n", ".yarnrc.yml": "nodeLinker: node-modules\n", ".yarn/releases/yarn-4.cjs": ""},
 			want: NodeFacts{Manager: "yarn-berry", LockFile: "yarn.lock", YarnRC: true, YarnReleases: true}, wantEntry: []string{"node", "server.js"}},
+		{name: "yarn berry with Plug'n'Play", files: map[string]string{"package.json": startNode, "yarn.lock": "__metadata:\n  version: 8\n"}, wantErr: "nodeLinker: node-modules"},
+		{name: "yarn berry with another linker", files: map[string]string{"package.json": startNode, "yarn.lock": "__metadata:\n", ".yarnrc.yml": "nodeLinker: pnp\n"}, wantErr: "nodeLinker: node-modules"},
 		{name: "pnpm", files: map[string]string{"package.json": startNode, "pnpm-lock.yaml": "lockfileVersion: '9.0'\n"},
 			want: NodeFacts{Manager: "pnpm", LockFile: "pnpm-lock.yaml"}, wantEntry: []string{"node", "server.js"}},
 		{name: "no lock, no dependencies", files: map[string]string{"package.json": `{"main": "index.js"}`},

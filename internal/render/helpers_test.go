@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,7 +25,11 @@ func writeTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		parent := filepath.Dir(p)
+		if strings.HasSuffix(name, "/") {
+			parent = p // a folder entry
+		}
+		if err := os.MkdirAll(parent, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if target, ok := strings.CutPrefix(content, symlinkPrefix); ok {
@@ -34,7 +39,7 @@ func writeTree(t testing.TB, dir string, files map[string]string) {
 			continue
 		}
 		if strings.HasSuffix(name, "/") {
-			continue // the folder itself, made above
+			continue
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -113,23 +118,31 @@ type instruction struct {
 	Flags []string
 }
 
-// parseInstructions parses a Dockerfile with BuildKit's parser, the one
-// Docker uses and Kaniko vendors.
-func parseInstructions(t testing.TB, dockerfile []byte) []instruction {
-	t.Helper()
+// parseDockerfile parses a Dockerfile with BuildKit's parser, the one Docker
+// uses and Kaniko vendors.
+func parseDockerfile(dockerfile []byte) ([]instruction, error) {
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
 	if err != nil {
-		t.Fatalf("BuildKit's parser rejects the Dockerfile: %v\n%s", err, dockerfile)
+		return nil, fmt.Errorf("BuildKit's parser rejects the Dockerfile: %w", err)
 	}
 	var out []instruction
 	for _, n := range res.AST.Children {
-		in := instruction{Cmd: n.Value, JSON: n.Attributes["json"], Flags: n.Flags}
+		in := instruction{Cmd: strings.ToLower(n.Value), JSON: n.Attributes["json"], Flags: n.Flags}
 		for a := n.Next; a != nil; a = a.Next {
 			in.Args = append(in.Args, a.Value)
 		}
 		out = append(out, in)
 	}
-	return out
+	return out, nil
+}
+
+func parseInstructions(t testing.TB, dockerfile []byte) []instruction {
+	t.Helper()
+	ins, err := parseDockerfile(dockerfile)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, dockerfile)
+	}
+	return ins
 }
 
 func commands(ins []instruction) []string {

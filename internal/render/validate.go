@@ -68,6 +68,10 @@ const maxEntrypointArgs, maxArgLen, maxEntrypointLine = 64, 4096, 16 << 10
 // exec form itself, e.g. ["python", "-m", "app"]. It is rendered back through
 // JSON, so quotes, `$(...)` and backslashes stay literal arguments.
 func parseEntrypoint(s string) ([]string, error) {
+	// encoding/json would turn invalid UTF-8 into U+FFFD without a word.
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("ENTRYPOINT is not valid UTF-8")
+	}
 	var args []string
 	dec := json.NewDecoder(strings.NewReader(s))
 	if err := dec.Decode(&args); err != nil {
