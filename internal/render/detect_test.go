@@ -91,14 +91,8 @@ func TestDetectPython(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := Detect(mapFS(tt.files), Python, "")
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if !expectError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if f.Python.Manifest != tt.wantManifest || !reflect.DeepEqual(f.Entrypoint, tt.wantEntry) {
 				t.Errorf("got manifest %q entry %q; want %q %q", f.Python.Manifest, f.Entrypoint, tt.wantManifest, tt.wantEntry)
@@ -154,14 +148,8 @@ func TestDetectNode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := Detect(mapFS(tt.files), Node, "")
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if !expectError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if f.Node != tt.want || !reflect.DeepEqual(f.Entrypoint, tt.wantEntry) {
 				t.Errorf("got %+v entry %q; want %+v %q", f.Node, f.Entrypoint, tt.want, tt.wantEntry)
@@ -204,14 +192,8 @@ func TestDetectGo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := Detect(mapFS(tt.files), Go, tt.goPackage)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if !expectError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if f.Go != tt.want || !reflect.DeepEqual(f.Entrypoint, []string{"/app/function"}) {
 				t.Errorf("got %+v entry %q; want %+v", f.Go, f.Entrypoint, tt.want)

@@ -17,6 +17,22 @@ import (
 	"github.com/knative-lambda/lambda-builder/internal/step"
 )
 
+// expectError checks err against a table's wantErr (a substring; "" means
+// success). It returns true when the test should go on to check the result.
+func expectError(t testing.TB, err error, wantErr string) bool {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want an error saying %q", err, wantErr)
+		}
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
 // symlinkPrefix marks a tree entry that is a symlink to the rest of the value.
 const symlinkPrefix = "symlink:"
 

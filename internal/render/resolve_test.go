@@ -11,10 +11,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/knative-lambda/lambda-builder/internal/step"
+	"github.com/knative-lambda/lambda-builder/tests/harness"
 )
 
 // startRegistry serves go-containerregistry's in-process registry on
@@ -26,29 +25,10 @@ func startRegistry(t *testing.T) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-// pushRandom pushes a random image (an index, like the official multi-arch
-// images) and returns its digest.
-func pushRandom(t *testing.T, ref string) string {
-	t.Helper()
-	idx, err := random.Index(256, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(r, idx); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
-	d, _ := idx.Digest()
-	return d.String()
-}
-
 func TestResolveDigestsPinsEveryBaseImage(t *testing.T) {
 	host := startRegistry(t)
-	builder := pushRandom(t, host+"/library/golang:1.26")
-	runtime := pushRandom(t, host+"/distroless/static-debian12:nonroot")
+	builder := harness.PushRandomIndex(t, host+"/library/golang:1.26")
+	runtime := harness.PushRandomIndex(t, host+"/distroless/static-debian12:nonroot")
 
 	src := copyFixture(t, "go")
 	results, err := run(t, map[string]string{"SOURCE_DIR": src, "BASE_REGISTRY": host, "RESOLVE_DIGESTS": "true"}, NewRemoteResolver())
@@ -117,7 +97,7 @@ func TestResolveDigestsOncePerImageAndKeepsDigests(t *testing.T) {
 
 func TestResolveDigestsErrors(t *testing.T) {
 	host := startRegistry(t)
-	pushRandom(t, host+"/library/golang:1.26") // the runtime image is missing
+	harness.PushRandomIndex(t, host+"/library/golang:1.26") // the runtime image is missing
 
 	down := httptest.NewServer(nil)
 	downHost := strings.TrimPrefix(down.URL, "http://")

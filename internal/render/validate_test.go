@@ -27,13 +27,10 @@ func TestRewriteRegistry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.ref+" to "+tt.host, func(t *testing.T) {
 			got, err := RewriteRegistry(tt.ref, tt.host)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if !expectError(t, err, tt.wantErr) {
 				return
 			}
-			if err != nil || got != tt.want {
+			if got != tt.want {
 				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
 			}
 		})
@@ -137,14 +134,8 @@ func TestConfigValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, err := tt.cfg.Validate()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if !expectError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tt.check(t, o)
 		})

@@ -20,10 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/knative-lambda/lambda-builder/tests/harness"
 )
 
@@ -97,25 +93,6 @@ func runStep(t *testing.T, bin string, env ...string) stepRun {
 	return r
 }
 
-// pushBase pushes a random multi-platform image where a base image would be
-// and returns its digest.
-func pushBase(t *testing.T, ref string) string {
-	t.Helper()
-	idx, err := random.Index(512, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(r, idx); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
-	d, _ := idx.Digest()
-	return d.String()
-}
-
 // TestResolveDigestsAgainstRegistry renders the three sample functions with
 // BASE_REGISTRY pointing at a real registry that holds the default base
 // images under their own paths, as the Kaniko tests will, and checks every
@@ -126,7 +103,7 @@ func TestResolveDigestsAgainstRegistry(t *testing.T) {
 	digests := map[string]string{}
 	for _, repo := range []string{"library/python:3.13-slim", "library/node:24-slim", "library/golang:1.26", "distroless/static-debian12:nonroot"} {
 		ref := reg.Host + "/" + repo
-		digests[ref] = ref + "@" + pushBase(t, ref)
+		digests[ref] = ref + "@" + harness.PushRandomIndex(t, ref)
 	}
 	tests := []struct {
 		fixture string
