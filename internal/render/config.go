@@ -242,5 +242,8 @@ func dockerfileRel(src, p string) (string, error) {
 	if !dockerfilePath.MatchString(rel) {
 		return "", fmt.Errorf("DOCKERFILE %q: use plain path characters (letters, digits, . _ - + @ /)", p)
 	}
+	if strings.HasSuffix(rel, ".dockerignore") {
+		return "", fmt.Errorf("DOCKERFILE %q names an ignore file, not a Dockerfile", p)
+	}
 	return rel, nil
 }

@@ -121,6 +121,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "Dockerfile is the source", cfg: Config{SourceDir: "/src", Dockerfile: "/src"}, wantErr: "inside SOURCE_DIR"},
 		{name: "Dockerfile glob", cfg: Config{SourceDir: "/src", Dockerfile: "*"}, wantErr: "plain path characters"},
 		{name: "Dockerfile negation", cfg: Config{SourceDir: "/src", Dockerfile: "!x"}, wantErr: "plain path characters"},
+		{name: "Dockerfile is an ignore file", cfg: Config{SourceDir: "/src", Dockerfile: "build/Dockerfile.dockerignore"}, wantErr: "ignore file"},
 		{name: "bad version", cfg: Config{SourceDir: "/src", NodeVersion: "latest"}, wantErr: "NODE_VERSION"},
 		{name: "bad go package", cfg: Config{SourceDir: "/src", GoPackage: "../other"}, wantErr: "GO_PACKAGE"},
 		{name: "go package flag", cfg: Config{SourceDir: "/src", GoPackage: "-toolexec=x"}, wantErr: "GO_PACKAGE"},
