@@ -140,18 +140,24 @@ var templateFS embed.FS
 var templates = template.Must(template.New("").Funcs(template.FuncMap{"json": execJSON}).
 	Option("missingkey=error").ParseFS(templateFS, "templates/*.tmpl"))
 
-// execJSON writes exec-form arguments: a JSON array, without HTML escaping
-// (readable < > &), which BuildKit, Docker and Kaniko parse back to exactly
-// these strings. JSON escapes quotes and backslashes; checkText already
-// refused newlines and control characters.
+// execJSON writes exec-form arguments: a JSON array with ", " between the
+// elements and no HTML escaping (readable < > &), which BuildKit, Docker and
+// Kaniko parse back to exactly these strings. JSON escapes quotes and
+// backslashes; checkText already refused newlines and control characters.
+// Each element is encoded on its own: a separator is never searched for in
+// encoded text, where an argument could contain it.
 func execJSON(args []string) (string, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(args); err != nil {
-		return "", err
+	parts := make([]string, len(args))
+	for i, a := range args {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(a); err != nil {
+			return "", err
+		}
+		parts[i] = strings.TrimSuffix(b.String(), "\n")
 	}
-	return strings.ReplaceAll(strings.TrimSuffix(b.String(), "\n"), `","`, `", "`), nil
+	return "[" + strings.Join(parts, ", ") + "]", nil
 }
 
 // Render returns the Dockerfile of a plan. Same plan, same bytes.

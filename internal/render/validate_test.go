@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -174,5 +175,16 @@ func TestExecJSONIsReadable(t *testing.T) {
 	}
 	if want := `["node", "a&b<c>.js", "say \"hi\"", "C:\\x"]`; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+	// Found by the fuzzer: an argument that looks like the separator.
+	for _, args := range [][]string{{`","`}, {","}, {`a", "b`}, {"", ""}} {
+		line, err := execJSON(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back []string
+		if err := json.Unmarshal([]byte(line), &back); err != nil || !reflect.DeepEqual(back, args) {
+			t.Errorf("execJSON(%q) = %s, which reads back as %q (%v)", args, line, back, err)
+		}
 	}
 }
