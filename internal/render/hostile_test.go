@@ -34,6 +34,9 @@ func TestHostileConfig(t *testing.T) {
 		{name: "base image with quotes", env: map[string]string{"GO_RUNTIME_IMAGE": `distroless"static`}, wantErr: "GO_RUNTIME_IMAGE"},
 		{name: "base image with a trailing backslash", env: map[string]string{"PYTHON_BASE_IMAGE": `python:3.12\`}, wantErr: "PYTHON_BASE_IMAGE"},
 		{name: "base image with a platform flag", env: map[string]string{"PYTHON_BASE_IMAGE": "--platform=linux/arm64"}, wantErr: "PYTHON_BASE_IMAGE"},
+		{name: "base image that reads as the end of flags", env: map[string]string{"PYTHON_BASE_IMAGE": "--"}, wantErr: "PYTHON_BASE_IMAGE"}, // found by the fuzzer
+		{name: "base image starting with a dash", env: map[string]string{"PYTHON_BASE_IMAGE": "-x/python:3.12"}, wantErr: "PYTHON_BASE_IMAGE"},
+		{name: "registry starting with a dash", env: map[string]string{"BASE_REGISTRY": "-r.example"}, wantErr: "BASE_REGISTRY"},
 		{name: "version with spaces", env: map[string]string{"PYTHON_VERSION": "3.12-slim AS x"}, wantErr: "PYTHON_VERSION"},
 		{name: "version with $(...)", env: map[string]string{"GO_VERSION": "$(id)"}, wantErr: "GO_VERSION"},
 		{name: "registry with a path", env: map[string]string{"BASE_REGISTRY": "evil.example/x"}, wantErr: "BASE_REGISTRY"},
@@ -224,6 +227,7 @@ func TestRenderRefusesABadPlan(t *testing.T) {
 	}{
 		{"image with a newline", func(p *Plan) { p.BuildImage = "golang:1.26\nRUN id" }},
 		{"image with spaces", func(p *Plan) { p.RuntimeImage = "scratch AS x" }},
+		{"image read as a flag", func(p *Plan) { p.BuildImage = "--" }},
 		{"build arg", func(p *Plan) { p.BuildArgs = []string{"A=1"} }},
 		{"entrypoint newline", func(p *Plan) { p.Entrypoint = []string{"a\nRUN id"} }},
 		{"no entrypoint", func(p *Plan) { p.Entrypoint = nil }},

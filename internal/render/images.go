@@ -35,10 +35,25 @@ func defaultGoBuilderImage(version string) string {
 	return "docker.io/library/golang:" + version
 }
 
-// imageChars is what an image reference may hold at all: host, port, path,
-// tag and digest characters, and brackets for an IPv6 host. It excludes
-// everything a Dockerfile or a shell gives meaning to ($ \ " ' space #).
-var imageChars = regexp.MustCompile(`^[A-Za-z0-9._:/@\[\]-]+$`)
+// The grammar of an image reference (docker/distribution's reference
+// package, which Docker and Kaniko follow). Every component starts with a
+// letter or digit, so a reference can never look like a flag ("--",
+// "--platform=...") to a Dockerfile parser, and no character that a
+// Dockerfile or a shell gives meaning to ($ \ " ' space #) can appear.
+const (
+	alnum           = `[a-z0-9]+`
+	separator       = `(?:[._]|__|[-]+)`
+	pathComponent   = alnum + `(?:` + separator + alnum + `)*`
+	domainComponent = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+	domain          = `(?:` + domainComponent + `(?:\.` + domainComponent + `)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?`
+	tag             = `[\w][\w.-]{0,127}`
+	digest          = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+)
+
+var (
+	imageRef     = regexp.MustCompile(`^(?:` + domain + `/)?` + pathComponent + `(?:/` + pathComponent + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
+	registryHost = regexp.MustCompile(`^` + domain + `$`)
+)
 
 const maxImageLen = 512
 
@@ -48,7 +63,7 @@ func checkImage(what, ref string) (string, error) {
 	if err := checkText(what, ref); err != nil {
 		return "", err
 	}
-	if len(ref) > maxImageLen || !imageChars.MatchString(ref) {
+	if len(ref) > maxImageLen || !imageRef.MatchString(ref) {
 		return "", fmt.Errorf("%s %q is not an image reference (registry/repository:tag or @sha256:digest, without spaces or quotes)", what, ref)
 	}
 	if _, err := name.ParseReference(ref); err != nil {
@@ -57,17 +72,13 @@ func checkImage(what, ref string) (string, error) {
 	return ref, nil
 }
 
-// registryChars is a registry host with an optional port (or a bracketed IPv6
-// address): no path, no scheme, no credentials.
-var registryChars = regexp.MustCompile(`^[A-Za-z0-9.\-:\[\]]+$`)
-
 // checkRegistry validates BASE_REGISTRY: a registry host only, such as
 // 127.0.0.1:5000 or 123456789012.dkr.ecr.eu-west-1.amazonaws.com.
 func checkRegistry(host string) error {
 	if err := checkText("BASE_REGISTRY", host); err != nil {
 		return err
 	}
-	if len(host) > 255 || !registryChars.MatchString(host) {
+	if len(host) > 255 || !registryHost.MatchString(host) {
 		return fmt.Errorf("BASE_REGISTRY %q must be a registry host such as 127.0.0.1:5000 or registry.example.com (no scheme, path or credentials)", host)
 	}
 	if _, err := name.NewRegistry(host, name.StrictValidation); err != nil {

@@ -132,6 +132,9 @@ func keepUserDockerfile(ws *workspace, o Options, out Outcome, log io.Writer) (O
 	}
 	out.BaseImages = FromImages(content)
 	fmt.Fprintf(log, "keeping the Dockerfile shipped at %s (DOCKERFILE_POLICY=%s); base images %v\n", o.DockerfileRel, o.Policy, out.BaseImages)
+	if o.ResolveDigests {
+		fmt.Fprintln(log, "RESOLVE_DIGESTS does not rewrite a shipped Dockerfile: pin its FROM lines by digest in the code")
+	}
 	return out, nil
 }
 
