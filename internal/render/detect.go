@@ -154,7 +154,7 @@ func procfileWeb(fsys fs.FS) (string, error) {
 			return "", err
 		}
 		if cmd == "" {
-			return "", fmt.Errorf("Procfile line %d: the web process has no command", i+1)
+			return "", fmt.Errorf("the web process on line %d of the Procfile has no command", i+1)
 		}
 		return cmd, nil
 	}

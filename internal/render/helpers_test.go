@@ -139,7 +139,7 @@ type instruction struct {
 func parseDockerfile(dockerfile []byte) ([]instruction, error) {
 	res, err := parser.Parse(bytes.NewReader(dockerfile))
 	if err != nil {
-		return nil, fmt.Errorf("BuildKit's parser rejects the Dockerfile: %w", err)
+		return nil, fmt.Errorf("the BuildKit parser rejects the Dockerfile: %w", err)
 	}
 	var out []instruction
 	for _, n := range res.AST.Children {
