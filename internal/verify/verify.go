@@ -1,0 +1,521 @@
+// Package verify proves that the image a build pushed is the one in the
+// registry and that it meets policy. It reads the registry with
+// go-containerregistry and runs every check even when one fails, so one run
+// tells the user everything that is wrong.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/knative-lambda/lambda-builder/internal/step"
+)
+
+// Main is the verify-image step: configuration from the environment,
+// checks, results, and the exit error (PolicyError when a check failed).
+func Main(ctx context.Context) error {
+	cfg, err := LoadConfig(ctx)
+	if err != nil {
+		return err
+	}
+	return Run(ctx, cfg, Options{Log: os.Stdout, Keychain: Keychain(os.Stderr)})
+}
+
+// Run verifies, prints the report, writes VERIFIED and REPORT, and returns
+// a PolicyError naming the failed checks. Results are written on a policy
+// failure too: they are complete (every check ran) and tell the user why.
+// They are not written when the registry could not be read.
+func Run(ctx context.Context, cfg Config, o Options) error {
+	rep, err := Verify(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	rep.Print(o.log())
+	results, err := rep.Results(cfg.ResultsBudget)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Writer().Write(results...); err != nil {
+		return err
+	}
+	if rep.Verified() {
+		return nil
+	}
+	failed, blocked := rep.Failed(), rep.Blocked()
+	also := ""
+	if len(blocked) > 0 {
+		also = fmt.Sprintf("; %d could not run after it: %s", len(blocked), strings.Join(blocked, ", "))
+	}
+	return step.PolicyError("%s: %d of %d checks failed: %s%s (details in the REPORT result and the log above)",
+		cfg.ImageURL, len(failed), len(rep), strings.Join(failed, ", "), also)
+}
+
+// Options are what a caller (or a test) may change; zero values are the
+// production defaults.
+type Options struct {
+	Keychain  authn.Keychain    // default: go-containerregistry's default keychain
+	Transport http.RoundTripper // default: remote.DefaultTransport
+	Log       io.Writer         // progress and per-check lines; default: discarded
+	// RetryBase is the first wait between attempts at a failing request
+	// (it doubles each time, for retryAttempts attempts).
+	RetryBase time.Duration
+	Jobs      int // layers streamed at once; default 4
+}
+
+const (
+	retryAttempts      = 5
+	defaultRetryBase   = 500 * time.Millisecond
+	defaultJobs        = 4
+	maxConfigBytes     = 8 << 20 // far above any real image config; bounds what is read into memory
+	progressInterval   = 10 * time.Second
+	maxReportedSecrets = 20
+)
+
+// retryStatusCodes are answers worth another try; 401 and 403 are not.
+var retryStatusCodes = []int{http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusTooManyRequests}
+
+func (o Options) log() io.Writer {
+	if o.Log == nil {
+		return io.Discard
+	}
+	return o.Log
+}
+
+func (o Options) retryBase() time.Duration {
+	if o.RetryBase <= 0 {
+		return defaultRetryBase
+	}
+	return o.RetryBase
+}
+
+func (o Options) remoteOptions(ctx context.Context) []remote.Option {
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(kc),
+		remote.WithUserAgent("lambda-builder-verify-image"),
+		remote.WithRetryBackoff(remote.Backoff{Duration: o.retryBase(), Factor: 2, Jitter: 0.1, Steps: retryAttempts}),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
+	}
+	if o.Transport != nil {
+		opts = append(opts, remote.WithTransport(o.Transport))
+	}
+	return opts
+}
+
+// verifier holds one run's state.
+type verifier struct {
+	cfg    Config
+	t      target
+	o      Options
+	puller *remote.Puller
+	host   string
+	log    io.Writer
+}
+
+// Verify runs every check against the registry. The error is non-nil only
+// when the registry could not be read (unreachable, credentials refused,
+// failing after retries) or the configuration is invalid: then there is no
+// report. Failed checks are in the Report.
+func Verify(ctx context.Context, cfg Config, o Options) (Report, error) {
+	t, err := cfg.target()
+	if err != nil {
+		return nil, err
+	}
+	// Layer streams read under this context: cancelling it stops them all.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	puller, err := remote.NewPuller(o.remoteOptions(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the registry client: %w", err)
+	}
+	v := &verifier{cfg: cfg, t: t, o: o, puller: puller, host: t.byDigest.RegistryStr(), log: o.log()}
+	platform := "any platform"
+	if t.platform != nil {
+		platform = t.platform.String()
+	}
+	fmt.Fprintf(v.log, "verify-image: verifying %s (expected %s) for %s, %s mode\n", cfg.ImageURL, t.expected, platform, cfg.Mode)
+	return v.run(ctx, cancel)
+}
+
+func (v *verifier) run(ctx context.Context, abort func()) (Report, error) {
+	got := map[string]Result{}
+	record := func(rs ...Result) {
+		for _, r := range rs {
+			got[r.Check] = r
+		}
+	}
+
+	r, err := v.checkTag(ctx)
+	if err != nil {
+		return nil, err
+	}
+	record(r)
+
+	img, r, err := v.resolveImage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	record(r)
+	if img == nil {
+		for _, c := range CheckOrder[2:] {
+			record(notRun(c, "no image manifest to check (see manifest)"))
+		}
+		return v.report(got), nil
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading the manifest again: %w", err)
+	}
+	record(v.checkSize(m))
+
+	cf, configProblem, err := v.configFile(img, m)
+	if err != nil {
+		return nil, err
+	}
+	if cf == nil {
+		for _, c := range []string{CheckUser, CheckEntrypoint, CheckPlatform, CheckLabels} {
+			record(notRun(c, "the image config cannot be read (see content)"))
+		}
+	} else {
+		record(checkCommand(cf, v.cfg.CheckCommand), checkPlatform(cf, v.t.platform), checkLabels(cf, v.cfg.RequiredLabels))
+	}
+
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers: %w", err)
+	}
+	scans, err := v.scan(ctx, layers, abort)
+	if err != nil {
+		return nil, err
+	}
+	content, err := v.checkContent(img, m, cf, configProblem, layers, scans)
+	if err != nil {
+		return nil, err
+	}
+	record(content, v.checkSecrets(scans))
+	if cf != nil {
+		record(checkUser(cf, v.cfg.CheckUser, topPasswd(scans)))
+	}
+	return v.report(got), nil
+}
+
+func (v *verifier) report(got map[string]Result) Report {
+	rep := make(Report, 0, len(CheckOrder))
+	for _, c := range CheckOrder {
+		r, ok := got[c]
+		if !ok {
+			r = notRun(c, "an earlier step stopped it")
+		}
+		rep = append(rep, r)
+	}
+	return rep
+}
+
+// checkTag: the tag in IMAGE_URL still names the digest the build pushed.
+// Someone pushing to the same tag between build and verify is caught here.
+func (v *verifier) checkTag(ctx context.Context) (Result, error) {
+	if v.t.tag == nil {
+		return skipped(CheckTagDigest, "IMAGE_URL names no tag, only a digest"), nil
+	}
+	tag := *v.t.tag
+	desc, err := v.puller.Head(ctx, tag)
+	if err != nil && unavailable(err, v.host, "") == nil && !isNotFound(err) {
+		// Some registries answer HEAD badly (no digest header): ask with GET, as crane digest does.
+		var d *remote.Descriptor
+		if d, err = v.puller.Get(ctx, tag); err == nil {
+			desc = &d.Descriptor
+		}
+	}
+	if err != nil {
+		if u := unavailable(err, v.host, "resolving tag "+tag.String()); u != nil {
+			return Result{}, u
+		}
+		return fail(CheckTagDigest, "tag %s cannot be resolved: %v", tag, err), nil
+	}
+	if desc.Digest != v.t.expected {
+		return fail(CheckTagDigest, "tag %s points to %s, not %s: something pushed to the tag after the build; deploy by digest and find who pushed", tag.TagStr(), desc.Digest, v.t.expected), nil
+	}
+	return pass(CheckTagDigest, "tag %s points to %s", tag.TagStr(), desc.Digest), nil
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
+
+// resolveImage fetches the manifest by digest (go-containerregistry checks
+// the bytes hash to it), checks its shape, and for an index picks the image
+// of PLATFORM. A nil image with a failed Result means nothing more to check.
+func (v *verifier) resolveImage(ctx context.Context) (v1.Image, Result, error) {
+	desc, err := v.puller.Get(ctx, v.t.byDigest)
+	if err != nil {
+		if u := unavailable(err, v.host, "fetching manifest "+v.t.expected.String()); u != nil {
+			return nil, Result{}, u
+		}
+		if isNotFound(err) {
+			return nil, fail(CheckManifest, "%s has no manifest %s: the pushed image is not there (deleted, or pushed elsewhere)", v.t.byDigest.Context(), v.t.expected), nil
+		}
+		return nil, fail(CheckManifest, "manifest %s: %v", v.t.expected, err), nil
+	}
+	switch {
+	case desc.MediaType.IsIndex():
+		return v.fromIndex(desc)
+	case desc.MediaType.IsImage():
+		img, err := desc.Image()
+		if err != nil {
+			return nil, fail(CheckManifest, "manifest %s: %v", v.t.expected, err), nil
+		}
+		r := checkManifestShape(img, desc.MediaType)
+		if !r.OK {
+			return nil, r, nil
+		}
+		return img, r, nil
+	case desc.MediaType.IsSchema1():
+		return nil, fail(CheckManifest, "manifest %s is Docker schema 1 (%s), deprecated and unsigned: rebuild with a current builder", v.t.expected, desc.MediaType), nil
+	default:
+		return nil, fail(CheckManifest, "manifest %s has media type %q, neither an image nor an index", v.t.expected, desc.MediaType), nil
+	}
+}
+
+func (v *verifier) fromIndex(desc *remote.Descriptor) (v1.Image, Result, error) {
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, fail(CheckManifest, "index %s: %v", v.t.expected, err), nil
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fail(CheckManifest, "index %s: %v", v.t.expected, err), nil
+	}
+	if v.t.platform == nil {
+		return nil, fail(CheckManifest, "%s is an index of %d manifests: set PLATFORM to say which image to verify", v.t.expected, len(im.Manifests)), nil
+	}
+	var have []string
+	for _, m := range im.Manifests {
+		if m.Platform == nil {
+			continue
+		}
+		have = append(have, m.Platform.String())
+		if m.MediaType.IsImage() && m.Platform.Satisfies(*v.t.platform) {
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return nil, fail(CheckManifest, "index %s: image %s: %v", v.t.expected, m.Digest, err), nil
+			}
+			r := checkManifestShape(img, m.MediaType)
+			if !r.OK {
+				return nil, r, nil
+			}
+			r.Detail = fmt.Sprintf("index %s -> %s %s; %s", v.t.expected, v.t.platform, m.Digest, r.Detail)
+			return img, r, nil
+		}
+	}
+	return nil, fail(CheckManifest, "index %s has no image for %s (it has: %s): build for that platform or set PLATFORM", v.t.expected, v.t.platform, strings.Join(have, ", ")), nil
+}
+
+// checkManifestShape: an image manifest whose config and layers have the
+// media types a runtime can use.
+func checkManifestShape(img v1.Image, mt types.MediaType) Result {
+	m, err := img.Manifest()
+	if err != nil {
+		return fail(CheckManifest, "image manifest: %v", err)
+	}
+	if m.SchemaVersion != 2 {
+		return fail(CheckManifest, "image manifest has schemaVersion %d, want 2", m.SchemaVersion)
+	}
+	if !m.Config.MediaType.IsConfig() {
+		return fail(CheckManifest, "config has media type %q, not an image config: this is an artifact, not a runnable image", m.Config.MediaType)
+	}
+	for i, l := range m.Layers {
+		if !l.MediaType.IsLayer() {
+			return fail(CheckManifest, "layer %d (%s) has media type %q, not a layer", i, l.Digest, l.MediaType)
+		}
+	}
+	return pass(CheckManifest, "%s, %d layers", mt, len(m.Layers))
+}
+
+func (v *verifier) checkSize(m *v1.Manifest) Result {
+	total := m.Config.Size
+	for _, l := range m.Layers {
+		total += l.Size
+	}
+	n := len(m.Layers)
+	var problems []string
+	if v.cfg.MaxImageBytes > 0 && total > v.cfg.MaxImageBytes {
+		problems = append(problems, fmt.Sprintf("%d bytes compressed (%s), over MAX_IMAGE_BYTES=%d (%s)", total, step.HumanBytes(total), v.cfg.MaxImageBytes, step.HumanBytes(v.cfg.MaxImageBytes)))
+	}
+	if v.cfg.MaxLayers > 0 && n > v.cfg.MaxLayers {
+		problems = append(problems, fmt.Sprintf("%d layers, over MAX_LAYERS=%d", n, v.cfg.MaxLayers))
+	}
+	if len(problems) > 0 {
+		return fail(CheckSize, "%s: slim the image (smaller base, fewer RUN steps) or raise the limit", strings.Join(problems, "; "))
+	}
+	if v.cfg.MaxImageBytes == 0 && v.cfg.MaxLayers == 0 {
+		return skipped(CheckSize, "MAX_IMAGE_BYTES=0 and MAX_LAYERS=0")
+	}
+	return pass(CheckSize, "%s compressed in %d layers (limits: %s)", step.HumanBytes(total), n, limits(v.cfg.MaxImageBytes, v.cfg.MaxLayers))
+}
+
+func limits(maxBytes int64, maxLayers int) string {
+	b, l := "no byte budget", "no layer limit"
+	if maxBytes > 0 {
+		b = step.HumanBytes(maxBytes)
+	}
+	if maxLayers > 0 {
+		l = fmt.Sprintf("%d layers", maxLayers)
+	}
+	return b + ", " + l
+}
+
+// configFile fetches the config (checked against its digest and size as it
+// streams). A config that cannot be trusted is a content problem, not an
+// error: the other checks still run.
+func (v *verifier) configFile(img v1.Image, m *v1.Manifest) (*v1.ConfigFile, string, error) {
+	if m.Config.Size > maxConfigBytes {
+		return nil, fmt.Sprintf("config %s claims %d bytes, over the %d a real config needs: not read", m.Config.Digest, m.Config.Size, maxConfigBytes), nil
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		if u := unavailable(err, v.host, "fetching config "+m.Config.Digest.String()); u != nil {
+			return nil, "", u
+		}
+		return nil, fmt.Sprintf("config %s: %v", m.Config.Digest, err), nil
+	}
+	cf, err := v1.ParseConfigFile(strings.NewReader(string(raw)))
+	if err != nil {
+		return nil, fmt.Sprintf("config %s is not an image config: %v", m.Config.Digest, err), nil
+	}
+	return cf, "", nil
+}
+
+// scan streams the layers when a check needs their bytes: full mode
+// re-hashes them, the secrets scan reads them in either mode.
+func (v *verifier) scan(ctx context.Context, layers []v1.Layer, abort func()) ([]layerScan, error) {
+	full := v.cfg.Mode == ModeFull
+	if !full && !v.cfg.CheckSecrets {
+		return nil, nil
+	}
+	var read atomic.Int64
+	var total int64
+	for _, l := range layers {
+		if n, err := l.Size(); err == nil {
+			total += n
+		}
+	}
+	start := time.Now()
+	p := step.StartProgress(v.log, progressInterval, func() string {
+		n := read.Load()
+		return fmt.Sprintf("verify-image: read %s of %s of layers (%s)", step.HumanBytes(n), step.HumanBytes(total), step.Rate(n, time.Since(start)))
+	})
+	defer p.Stop()
+	jobs := v.o.Jobs
+	if jobs <= 0 {
+		jobs = defaultJobs
+	}
+	scans, err := scanLayers(ctx, layers, scanOptions{diffID: full, secrets: v.cfg.CheckSecrets, jobs: jobs, attempts: 3, backoff: v.o.retryBase(), abort: abort}, &read)
+	if err != nil {
+		if u := unavailable(err, v.host, "streaming layers"); u != nil {
+			return nil, u
+		}
+		return nil, err
+	}
+	return scans, nil
+}
+
+// checkContent: the config and every layer hash to the digests and sizes
+// the manifest names, and the layers' uncompressed digests to the config's
+// diff_ids: what validate.Image checks, in one pass shared with the
+// secrets scan. Fast mode only asks the registry that each layer exists.
+func (v *verifier) checkContent(img v1.Image, m *v1.Manifest, cf *v1.ConfigFile, configProblem string, layers []v1.Layer, scans []layerScan) (Result, error) {
+	var problems []string
+	if configProblem != "" {
+		problems = append(problems, configProblem)
+	}
+	if cf != nil {
+		if cf.RootFS.Type != "layers" {
+			problems = append(problems, fmt.Sprintf("config rootfs.type is %q, want \"layers\"", cf.RootFS.Type))
+		}
+		if len(cf.RootFS.DiffIDs) != len(layers) {
+			problems = append(problems, fmt.Sprintf("config lists %d diff_ids for %d layers", len(cf.RootFS.DiffIDs), len(layers)))
+		}
+	}
+	var bytesRead int64
+	if v.cfg.Mode == ModeFast {
+		for i, l := range m.Layers {
+			ok, err := partial.Exists(layers[i])
+			if err != nil {
+				if u := unavailable(err, v.host, "checking layer "+l.Digest.String()); u != nil {
+					return Result{}, u
+				}
+				problems = append(problems, fmt.Sprintf("layer %d %s: %v", i, l.Digest, err))
+			} else if !ok {
+				problems = append(problems, fmt.Sprintf("layer %d %s is missing from the registry", i, l.Digest))
+			}
+		}
+	} else {
+		for i, s := range scans {
+			bytesRead += s.read
+			switch {
+			case s.problem != "":
+				problems = append(problems, fmt.Sprintf("layer %d %s: %s", i, m.Layers[i].Digest, s.problem))
+			case cf != nil && i < len(cf.RootFS.DiffIDs) && s.diffID != cf.RootFS.DiffIDs[i]:
+				problems = append(problems, fmt.Sprintf("layer %d %s uncompresses to %s but the config's diff_id is %s", i, s.digest, s.diffID, cf.RootFS.DiffIDs[i]))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fail(CheckContent, "%s", strings.Join(problems, "; ")), nil
+	}
+	if v.cfg.Mode == ModeFast {
+		return pass(CheckContent, "fast mode: config matches its digest; %d layers exist (bodies not re-hashed)", len(layers)), nil
+	}
+	return pass(CheckContent, "config and %d layers (%s) match their digests, sizes and diff_ids", len(layers), step.HumanBytes(bytesRead)), nil
+}
+
+func (v *verifier) checkSecrets(scans []layerScan) Result {
+	if !v.cfg.CheckSecrets {
+		return skipped(CheckSecrets, "CHECK_SECRETS=false")
+	}
+	var found []Finding
+	for _, s := range scans {
+		found = append(found, s.findings...)
+	}
+	if len(found) == 0 {
+		return pass(CheckSecrets, "no well-known secret file in %d layers (every layer read, whiteouts ignored)", len(scans))
+	}
+	var parts []string
+	for i, f := range found {
+		if i == maxReportedSecrets {
+			parts = append(parts, fmt.Sprintf("and %d more", len(found)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s in layer %s at %q", f.What, f.Layer, f.Path))
+	}
+	return fail(CheckSecrets, "%d secret files baked into the image: %s: remove them from the build context (.dockerignore) and rotate them; deleting them in a later layer does not help", len(found), strings.Join(parts, "; "))
+}
+
+// topPasswd is /etc/passwd as the container sees it: the highest layer's.
+func topPasswd(scans []layerScan) []byte {
+	for i := len(scans) - 1; i >= 0; i-- {
+		if scans[i].hasPasswd {
+			return scans[i].passwd
+		}
+	}
+	return nil
+}
