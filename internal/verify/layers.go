@@ -30,6 +30,7 @@ type layerScan struct {
 	read      int64   // compressed bytes read
 	diffID    v1.Hash // SHA-256 of the uncompressed tar, when hashed
 	problem   string  // the content is wrong: digest, size, compression, tar
+	walked    bool    // every tar entry was seen (the secrets scan is complete)
 	findings  []Finding
 	passwd    []byte
 	hasPasswd bool
@@ -194,6 +195,7 @@ func (s *layerScan) walk(br *bufio.Reader, o scanOptions) error {
 	if h != nil {
 		s.diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	}
+	s.walked = true
 	return nil
 }
 

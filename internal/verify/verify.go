@@ -206,7 +206,7 @@ func (v *verifier) run(ctx context.Context, abort func()) (Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	content, err := v.checkContent(img, m, cf, configProblem, layers, scans)
+	content, err := v.checkContent(m, cf, configProblem, layers, scans)
 	if err != nil {
 		return nil, err
 	}
@@ -441,8 +441,10 @@ func (v *verifier) scan(ctx context.Context, layers []v1.Layer, abort func()) ([
 // checkContent: the config and every layer hash to the digests and sizes
 // the manifest names, and the layers' uncompressed digests to the config's
 // diff_ids: what validate.Image checks, in one pass shared with the
-// secrets scan. Fast mode only asks the registry that each layer exists.
-func (v *verifier) checkContent(img v1.Image, m *v1.Manifest, cf *v1.ConfigFile, configProblem string, layers []v1.Layer, scans []layerScan) (Result, error) {
+// secrets scan. Fast mode does not hash the uncompressed layers; when the
+// secrets scan is off too, it reads no layer body and only asks the
+// registry that each layer exists.
+func (v *verifier) checkContent(m *v1.Manifest, cf *v1.ConfigFile, configProblem string, layers []v1.Layer, scans []layerScan) (Result, error) {
 	var problems []string
 	if configProblem != "" {
 		problems = append(problems, configProblem)
@@ -455,8 +457,18 @@ func (v *verifier) checkContent(img v1.Image, m *v1.Manifest, cf *v1.ConfigFile,
 			problems = append(problems, fmt.Sprintf("config lists %d diff_ids for %d layers", len(cf.RootFS.DiffIDs), len(layers)))
 		}
 	}
+	full := v.cfg.Mode == ModeFull
 	var bytesRead int64
-	if v.cfg.Mode == ModeFast {
+	for i, s := range scans {
+		bytesRead += s.read
+		switch {
+		case s.problem != "":
+			problems = append(problems, fmt.Sprintf("layer %d %s: %s", i, m.Layers[i].Digest, s.problem))
+		case full && cf != nil && i < len(cf.RootFS.DiffIDs) && s.diffID != cf.RootFS.DiffIDs[i]:
+			problems = append(problems, fmt.Sprintf("layer %d %s uncompresses to %s but the config's diff_id is %s", i, s.digest, s.diffID, cf.RootFS.DiffIDs[i]))
+		}
+	}
+	if scans == nil {
 		for i, l := range m.Layers {
 			ok, err := partial.Exists(layers[i])
 			if err != nil {
@@ -468,46 +480,77 @@ func (v *verifier) checkContent(img v1.Image, m *v1.Manifest, cf *v1.ConfigFile,
 				problems = append(problems, fmt.Sprintf("layer %d %s is missing from the registry", i, l.Digest))
 			}
 		}
-	} else {
-		for i, s := range scans {
-			bytesRead += s.read
-			switch {
-			case s.problem != "":
-				problems = append(problems, fmt.Sprintf("layer %d %s: %s", i, m.Layers[i].Digest, s.problem))
-			case cf != nil && i < len(cf.RootFS.DiffIDs) && s.diffID != cf.RootFS.DiffIDs[i]:
-				problems = append(problems, fmt.Sprintf("layer %d %s uncompresses to %s but the config's diff_id is %s", i, s.digest, s.diffID, cf.RootFS.DiffIDs[i]))
-			}
-		}
 	}
-	if len(problems) > 0 {
+	switch {
+	case len(problems) > 0:
 		return fail(CheckContent, "%s", strings.Join(problems, "; ")), nil
+	case full:
+		return pass(CheckContent, "config and %d layers (%s) match their digests, sizes and diff_ids", len(layers), step.HumanBytes(bytesRead)), nil
+	case scans != nil:
+		return pass(CheckContent, "fast mode: config and %d layers (%s) match their digests and sizes; diff_ids not re-hashed", len(layers), step.HumanBytes(bytesRead)), nil
 	}
-	if v.cfg.Mode == ModeFast {
-		return pass(CheckContent, "fast mode: config matches its digest; %d layers exist (bodies not re-hashed)", len(layers)), nil
-	}
-	return pass(CheckContent, "config and %d layers (%s) match their digests, sizes and diff_ids", len(layers), step.HumanBytes(bytesRead)), nil
+	return pass(CheckContent, "fast mode: config matches its digest; %d layers exist (bodies not read)", len(layers)), nil
 }
 
+// checkSecrets reports every secret file of every layer. A layer that
+// could not be read to its end, or whose bytes are not the pushed ones,
+// leaves the scan incomplete: blocked, the reason being in content.
 func (v *verifier) checkSecrets(scans []layerScan) Result {
 	if !v.cfg.CheckSecrets {
 		return skipped(CheckSecrets, "CHECK_SECRETS=false")
 	}
 	var found []Finding
-	for _, s := range scans {
+	var unread []string
+	for i, s := range scans {
 		found = append(found, s.findings...)
+		if !s.walked || s.problem != "" {
+			unread = append(unread, fmt.Sprint(i))
+		}
 	}
-	if len(found) == 0 {
-		return pass(CheckSecrets, "no well-known secret file in %d layers (every layer read, whiteouts ignored)", len(scans))
+	if len(found) > 0 {
+		return fail(CheckSecrets, "%s baked into the image: %s: remove them from the build context (.dockerignore) and rotate them; deleting them in a later layer does not help", plural(len(found), "secret file"), describeFindings(found))
 	}
-	var parts []string
+	if len(unread) > 0 {
+		noun := "layer"
+		if len(unread) > 1 {
+			noun = "layers"
+		}
+		return notRun(CheckSecrets, fmt.Sprintf("%s %s could not be read as pushed (see content); no secret file in what was read", noun, strings.Join(unread, ", ")))
+	}
+	return pass(CheckSecrets, "no well-known secret file in %d layers (every layer read, whiteouts ignored)", len(scans))
+}
+
+// plural is "1 layer", "2 layers".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// describeFindings groups the first maxReportedSecrets findings by layer:
+// layer sha256:..: AWS credentials at "root/.aws/credentials", ...
+func describeFindings(found []Finding) string {
+	var b strings.Builder
+	layer := ""
 	for i, f := range found {
 		if i == maxReportedSecrets {
-			parts = append(parts, fmt.Sprintf("and %d more", len(found)-i))
+			fmt.Fprintf(&b, "; and %d more", len(found)-i)
 			break
 		}
-		parts = append(parts, fmt.Sprintf("%s in layer %s at %q", f.What, f.Layer, f.Path))
+		switch {
+		case f.Layer != layer:
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "layer %s: ", f.Layer)
+			layer = f.Layer
+		default:
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s at %q", f.What, f.Path)
 	}
-	return fail(CheckSecrets, "%d secret files baked into the image: %s: remove them from the build context (.dockerignore) and rotate them; deleting them in a later layer does not help", len(found), strings.Join(parts, "; "))
+	return b.String()
 }
 
 // topPasswd is /etc/passwd as the container sees it: the highest layer's.

@@ -3,12 +3,15 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/knative-lambda/lambda-builder/internal/step"
 	"github.com/knative-lambda/lambda-builder/internal/verify"
@@ -23,42 +30,67 @@ import (
 )
 
 // tamperingRegistry is go-containerregistry's in-process registry with a
-// way to change what it serves after a push (a real registry's storage
-// going bad), which the in-process registry's own checks would refuse at
-// upload time.
+// way to change what it serves after a push (a real registry's storage going
+// bad, which the in-process registry's own checks refuse at upload time) and
+// to inject failures.
 type tamperingRegistry struct {
-	inner   http.Handler
-	mu      sync.Mutex
-	corrupt map[string]bool // blob digests served with flipped bytes
-	status  int             // when non-zero, every request gets it
+	inner    http.Handler
+	mu       sync.Mutex
+	requests map[string]int                            // per method and path
+	corrupt  map[string]bool                           // blob digests served with flipped bytes
+	fault    func(r *http.Request, nth int) int        // a status to answer instead, or 0
+	rewrite  func(r *http.Request, body []byte) []byte // changes a response body
 }
 
 func (r *tamperingRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
-	status := r.status
-	bad := r.corrupt[req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]] && strings.Contains(req.URL.Path, "/blobs/")
+	key := req.Method + " " + req.URL.Path
+	r.requests[key]++
+	nth := r.requests[key]
+	digest := req.URL.Path[strings.LastIndex(req.URL.Path, "/")+1:]
+	bad := r.corrupt[digest] && strings.Contains(req.URL.Path, "/blobs/")
+	fault, rewrite := r.fault, r.rewrite
 	r.mu.Unlock()
-	switch {
-	case status != 0:
-		http.Error(w, http.StatusText(status), status)
-	case bad && req.Method == http.MethodGet:
-		rec := httptest.NewRecorder()
-		r.inner.ServeHTTP(rec, req)
-		body := rec.Body.Bytes()
-		verifytest.Corrupt(body)
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
+	if fault != nil {
+		if status := fault(req, nth); status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
 		}
-		w.WriteHeader(rec.Code)
-		w.Write(body)
-	default:
-		r.inner.ServeHTTP(w, req)
 	}
+	if !bad && rewrite == nil || req.Method != http.MethodGet {
+		r.inner.ServeHTTP(w, req)
+		return
+	}
+	rec := httptest.NewRecorder()
+	r.inner.ServeHTTP(rec, req)
+	body := rec.Body.Bytes()
+	if bad {
+		verifytest.Corrupt(body)
+	}
+	if rewrite != nil {
+		body = rewrite(req, body)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	w.Write(body)
+}
+
+func (r *tamperingRegistry) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.requests {
+		n += c
+	}
+	return n
 }
 
 func startRegistry(t *testing.T) (*tamperingRegistry, string) {
 	t.Helper()
-	reg := &tamperingRegistry{inner: registry.New(registry.Logger(log.New(io.Discard, "", 0))), corrupt: map[string]bool{}}
+	reg := &tamperingRegistry{inner: registry.New(registry.Logger(log.New(io.Discard, "", 0))), corrupt: map[string]bool{}, requests: map[string]int{}}
 	srv := httptest.NewServer(reg)
 	t.Cleanup(srv.Close)
 	return reg, strings.TrimPrefix(srv.URL, "http://")
@@ -112,6 +144,244 @@ func TestCases(t *testing.T) {
 			}
 			if testing.Verbose() {
 				t.Logf("stderr: %s\nlog:\n%s", o.Stderr, o.Stdout)
+			}
+		})
+	}
+}
+
+// pushCase pushes one fixture to a fresh repository of the registry and
+// returns the step's environment for it.
+func pushCase(t *testing.T, host, repo string, c verifytest.Case) (map[string]string, verifytest.Pushed) {
+	t.Helper()
+	ref, err := name.NewTag(host + "/" + repo + ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := verifytest.Push(context.Background(), ref, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"IMAGE_URL": ref.String(), "IMAGE_DIGEST": p.Digest.String()}
+	for k, v := range c.Env {
+		env[k] = v
+	}
+	return env, p
+}
+
+func clean() verifytest.Case { return verifytest.Cases()[0] }
+
+func TestRegistryFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		fault    func(r *http.Request, nth int) int
+		wantCode int
+		wantErr  string
+		maxReqs  int // bound on the requests the run may make (0: none)
+	}{
+		{name: "500 twice on every request, then success", fault: func(_ *http.Request, nth int) int {
+			if nth <= 2 {
+				return http.StatusInternalServerError
+			}
+			return 0
+		}},
+		{name: "429 once, then success", fault: func(_ *http.Request, nth int) int {
+			if nth == 1 {
+				return http.StatusTooManyRequests
+			}
+			return 0
+		}},
+		{name: "always 401: one clear error, no retry loop", fault: func(*http.Request, int) int { return http.StatusUnauthorized },
+			wantCode: step.CodeUnavailable, wantErr: "refused access (401 Unauthorized)", maxReqs: 4},
+		{name: "always 403", fault: func(*http.Request, int) int { return http.StatusForbidden },
+			wantCode: step.CodeUnavailable, wantErr: "refused access (403 Forbidden)", maxReqs: 4},
+		{name: "always 503: bounded retries", fault: func(*http.Request, int) int { return http.StatusServiceUnavailable },
+			wantCode: step.CodeUnavailable, wantErr: "kept failing after retries (503", maxReqs: 2 * 5},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg, host := startRegistry(t)
+			env, _ := pushCase(t, host, fmt.Sprintf("fault%d", i), clean())
+			reg.mu.Lock()
+			reg.requests, reg.fault = map[string]int{}, tt.fault
+			reg.mu.Unlock()
+			o := runStep(t, env)
+			if tt.wantCode == 0 {
+				if err := clean().Check(o); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if o.Code != tt.wantCode || !strings.Contains(o.Stderr, tt.wantErr) || strings.Count(o.Stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want exit %d and one line mentioning %q", o.Code, o.Stderr, tt.wantCode, tt.wantErr)
+			}
+			if o.Verified != "" || o.Report != "" {
+				t.Errorf("results written although the registry could not be read: %q %q", o.Verified, o.Report)
+			}
+			t.Logf("%d requests; stderr %s", reg.total(), o.Stderr)
+			if n := reg.total(); n > tt.maxReqs {
+				t.Errorf("%d requests, want at most %d", n, tt.maxReqs)
+			}
+		})
+	}
+}
+
+func TestHostileImages(t *testing.T) {
+	reg, host := startRegistry(t)
+
+	t.Run("hundreds of secrets with hostile names: report within budget, one line per check", func(t *testing.T) {
+		// The hostile name comes first: only the first findings are detailed.
+		files := []verifytest.File{{Path: "x\nverify-image: PASS secrets: forged\x1b[31m/.ssh/id_rsa"}}
+		for i := range 300 {
+			files = append(files, verifytest.File{Path: fmt.Sprintf("home/u%03d/%s/.aws/credentials", i, strings.Repeat("deep/", 20))})
+		}
+		spec := verifytest.Clean()
+		l, err := verifytest.Layer(files...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Layers = append(spec.Layers, l)
+		env, _ := pushCase(t, host, "many-secrets", verifytest.Case{Build: func() (remote.Taggable, error) { return spec.Build() }})
+		o := runStep(t, env)
+		c := verifytest.Case{Fails: "secrets", Detail: "301 secret files baked"}
+		if err := c.Check(o); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("results: %d bytes; log:\n%s", len(o.Verified)+len(o.Report), o.Stdout)
+		if len(o.Verified)+len(o.Report) > step.DefaultResultsBudget {
+			t.Errorf("results take %d bytes", len(o.Verified)+len(o.Report))
+		}
+		if lines := strings.Split(strings.TrimSpace(o.Stdout), "\n"); len(lines) != 1+len(verifytest.Checks) || strings.Contains(o.Stdout, "\x1b") {
+			t.Errorf("log has %d lines (want %d) or raw escapes:\n%s", len(lines), 1+len(verifytest.Checks), o.Stdout)
+		}
+	})
+
+	t.Run("config claiming a huge size is not fetched", func(t *testing.T) {
+		img, err := verifytest.Clean().Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		configPath := "/v2/huge-config/blobs/" + m.Config.Digest.String()
+		m.Config.Size = 1 << 40
+		raw, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := name.NewTag(host + "/huge-config:1")
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Put(ref, rawManifest{raw, m.MediaType}); err != nil {
+			t.Fatal(err)
+		}
+		d, _, _ := v1.SHA256(bytes.NewReader(raw))
+		reg.mu.Lock()
+		reg.requests = map[string]int{}
+		reg.mu.Unlock()
+		o := runStep(t, map[string]string{"IMAGE_URL": ref.String(), "IMAGE_DIGEST": d.String()})
+		if o.Code != step.CodePolicy || !strings.Contains(o.Report, "claims 1099511627776 bytes") || !strings.Contains(o.Stderr, "content, size") {
+			t.Errorf("exit %d, stderr %q, report %s", o.Code, o.Stderr, o.Report)
+		}
+		reg.mu.Lock()
+		defer reg.mu.Unlock()
+		if n := reg.requests["GET "+configPath]; n != 0 {
+			t.Errorf("the config was fetched %d times", n)
+		}
+	})
+
+	t.Run("registry serving another manifest for the digest", func(t *testing.T) {
+		env, p := pushCase(t, host, "swapped", clean())
+		other, err := verifytest.Clean().Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherImg, _ := mutate.Config(other, v1.Config{User: "0"})
+		otherRaw, _ := otherImg.RawManifest()
+		reg.mu.Lock()
+		reg.rewrite = func(r *http.Request, body []byte) []byte {
+			if strings.HasSuffix(r.URL.Path, "/manifests/"+p.Digest.String()) {
+				return otherRaw
+			}
+			return body
+		}
+		reg.mu.Unlock()
+		defer func() { reg.mu.Lock(); reg.rewrite = nil; reg.mu.Unlock() }()
+		env["IMAGE_URL"] = strings.TrimSuffix(env["IMAGE_URL"], ":1") + "@" + p.Digest.String()
+		o := runStep(t, env)
+		c := verifytest.Case{Fails: "manifest", Detail: "does not match requested digest"}
+		if err := c.Check(o); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// rawManifest pushes bytes as they are, to craft manifests no builder makes.
+type rawManifest struct {
+	b  []byte
+	mt types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+func TestFastMode(t *testing.T) {
+	reg, host := startRegistry(t)
+	corrupt := verifytest.Cases()[4]
+	if corrupt.Tamper != verifytest.CorruptLayer {
+		t.Fatalf("case 4 is %q, not the corrupted layer", corrupt.Name)
+	}
+	tests := []struct {
+		name       string
+		c          verifytest.Case
+		env        map[string]string
+		fails      string
+		detail     string
+		layerReads bool
+	}{
+		{name: "clean, secrets scanned", c: clean(), env: map[string]string{"VERIFY_MODE": "fast"}, detail: "diff_ids not re-hashed", layerReads: true},
+		{name: "clean, secrets off: no layer body read", c: clean(), env: map[string]string{"VERIFY_MODE": "fast", "CHECK_SECRETS": "false"}, detail: "bodies not read"},
+		{name: "corrupt layer still caught while scanning", c: corrupt, env: map[string]string{"VERIFY_MODE": "fast"}, fails: "content", detail: "do not match the manifest", layerReads: true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, p := pushCase(t, host, fmt.Sprintf("fast%d", i), tt.c)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			reg.mu.Lock()
+			reg.requests = map[string]int{}
+			if tt.c.Tamper == verifytest.CorruptLayer {
+				reg.corrupt[p.Corrupt.String()] = true
+			}
+			reg.mu.Unlock()
+			o := runStep(t, env)
+			var content string
+			var rs []verify.Result
+			if err := json.Unmarshal([]byte(o.Report), &rs); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.Check == verify.CheckContent {
+					content = r.Detail
+				}
+			}
+			if got := strings.Join(verify.Report(rs).Failed(), ","); got != tt.fails || !strings.Contains(content, tt.detail) {
+				t.Errorf("failed %q, content %q; want failed %q, content ~ %q", got, content, tt.fails, tt.detail)
+			}
+			reg.mu.Lock()
+			defer reg.mu.Unlock()
+			reads := 0
+			for k, n := range reg.requests {
+				if strings.HasPrefix(k, "GET ") && strings.Contains(k, "/blobs/") {
+					reads += n
+				}
+			}
+			// One blob GET is the config; more are layer bodies.
+			if (reads > 1) != tt.layerReads {
+				t.Errorf("%d blob GETs, want layer bodies read = %v", reads, tt.layerReads)
 			}
 		})
 	}

@@ -205,7 +205,7 @@ func Cases() []Case {
 			s.Layers = append(s.Layers,
 				must(Layer(File{Path: "root/.aws/credentials", Body: "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = " + SecretValue + "\n"})),
 				must(Layer(File{Path: "root/.aws/.wh.credentials"})))
-		})), Fails: "secrets", Detail: `AWS credentials in layer sha256:`},
+		})), Fails: "secrets", Detail: `: AWS credentials at "root/.aws/credentials"`},
 		{Name: "npm token", Build: image(with(func(s *Spec) {
 			s.Layers = append(s.Layers, must(Layer(File{Path: "home/app/.npmrc", Body: "//registry.npmjs.org/:_authToken=" + SecretValue + "\n"})))
 		})), Fails: "secrets", Detail: `npm auth token`},
