@@ -13,7 +13,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -40,10 +39,8 @@ type scanOptions struct {
 	diffID  bool // hash the uncompressed stream (full mode)
 	secrets bool // look for secret files
 	jobs    int
-	// attempts per layer when the connection breaks mid-body: the registry
-	// client retries requests, not bodies cut half-way.
-	attempts int
-	backoff  time.Duration
+	// retry streams a layer again when the connection broke mid-body.
+	retry func(ctx context.Context, f func() error) error
 	// abort stops the streams of the other layers (they read under the
 	// image's context) once one layer could not be read.
 	abort func()
@@ -71,8 +68,11 @@ func scanLayers(ctx context.Context, layers []v1.Layer, o scanOptions, read *ato
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				s, err := scanWithRetry(ctx, layers[i], o, read)
-				out[i] = s
+				err := o.retry(ctx, func() (err error) {
+					out[i], err = scanLayer(layers[i], o, read)
+					return err
+				})
+				s := out[i]
 				if err != nil {
 					cancel(fmt.Errorf("reading layer %d (%s): %w", i, s.digest, err))
 					if o.abort != nil {
@@ -96,22 +96,6 @@ feed:
 		return nil, err
 	}
 	return out, nil
-}
-
-func scanWithRetry(ctx context.Context, l v1.Layer, o scanOptions, read *atomic.Int64) (layerScan, error) {
-	wait := o.backoff
-	for attempt := 1; ; attempt++ {
-		s, err := scanLayer(l, o, read)
-		if err == nil || !transient(err) || attempt >= o.attempts {
-			return s, err
-		}
-		select {
-		case <-ctx.Done():
-			return s, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
 }
 
 // scanLayer is one pass: the compressed body (go-containerregistry checks

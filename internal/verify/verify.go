@@ -5,6 +5,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,7 +78,8 @@ type Options struct {
 }
 
 const (
-	retryAttempts      = 5
+	retryAttempts      = 5 // per request, by go-containerregistry
+	bodyAttempts       = 3 // per body read (manifest, config, layer) cut half-way
 	defaultRetryBase   = 500 * time.Millisecond
 	defaultJobs        = 4
 	maxConfigBytes     = 8 << 20 // far above any real image config; bounds what is read into memory
@@ -186,7 +188,7 @@ func (v *verifier) run(ctx context.Context, abort func()) (Report, error) {
 	}
 	record(v.checkSize(m))
 
-	cf, configProblem, err := v.configFile(img, m)
+	cf, configProblem, err := v.configFile(ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -236,14 +238,19 @@ func (v *verifier) checkTag(ctx context.Context) (Result, error) {
 		return skipped(CheckTagDigest, "IMAGE_URL names no tag, only a digest"), nil
 	}
 	tag := *v.t.tag
-	desc, err := v.puller.Head(ctx, tag)
-	if err != nil && unavailable(err, v.host, "") == nil && !isNotFound(err) {
-		// Some registries answer HEAD badly (no digest header): ask with GET, as crane digest does.
-		var d *remote.Descriptor
-		if d, err = v.puller.Get(ctx, tag); err == nil {
-			desc = &d.Descriptor
+	var desc *v1.Descriptor
+	err := v.withRetry(ctx, func() error {
+		var err error
+		desc, err = v.puller.Head(ctx, tag)
+		if err != nil && unavailable(err, v.host, "") == nil && !isNotFound(err) {
+			// Some registries answer HEAD badly (no digest header): ask with GET, as crane digest does.
+			var d *remote.Descriptor
+			if d, err = v.puller.Get(ctx, tag); err == nil {
+				desc = &d.Descriptor
+			}
 		}
-	}
+		return err
+	})
 	if err != nil {
 		if u := unavailable(err, v.host, "resolving tag "+tag.String()); u != nil {
 			return Result{}, u
@@ -265,7 +272,11 @@ func isNotFound(err error) bool {
 // the bytes hash to it), checks its shape, and for an index picks the image
 // of PLATFORM. A nil image with a failed Result means nothing more to check.
 func (v *verifier) resolveImage(ctx context.Context) (v1.Image, Result, error) {
-	desc, err := v.puller.Get(ctx, v.t.byDigest)
+	var desc *remote.Descriptor
+	err := v.withRetry(ctx, func() (err error) {
+		desc, err = v.puller.Get(ctx, v.t.byDigest)
+		return err
+	})
 	if err != nil {
 		if u := unavailable(err, v.host, "fetching manifest "+v.t.expected.String()); u != nil {
 			return nil, Result{}, u
@@ -277,7 +288,7 @@ func (v *verifier) resolveImage(ctx context.Context) (v1.Image, Result, error) {
 	}
 	switch {
 	case desc.MediaType.IsIndex():
-		return v.fromIndex(desc)
+		return v.fromIndex(ctx, desc)
 	case desc.MediaType.IsImage():
 		img, err := desc.Image()
 		if err != nil {
@@ -295,7 +306,7 @@ func (v *verifier) resolveImage(ctx context.Context) (v1.Image, Result, error) {
 	}
 }
 
-func (v *verifier) fromIndex(desc *remote.Descriptor) (v1.Image, Result, error) {
+func (v *verifier) fromIndex(ctx context.Context, desc *remote.Descriptor) (v1.Image, Result, error) {
 	idx, err := desc.ImageIndex()
 	if err != nil {
 		return nil, fail(CheckManifest, "index %s: %v", v.t.expected, err), nil
@@ -314,8 +325,17 @@ func (v *verifier) fromIndex(desc *remote.Descriptor) (v1.Image, Result, error) 
 		}
 		have = append(have, m.Platform.String())
 		if m.MediaType.IsImage() && m.Platform.Satisfies(*v.t.platform) {
-			img, err := idx.Image(m.Digest)
+			var img v1.Image
+			err := v.withRetry(ctx, func() (err error) {
+				if img, err = idx.Image(m.Digest); err == nil {
+					_, err = img.RawManifest()
+				}
+				return err
+			})
 			if err != nil {
+				if u := unavailable(err, v.host, "fetching manifest "+m.Digest.String()); u != nil {
+					return nil, Result{}, u
+				}
 				return nil, fail(CheckManifest, "index %s: image %s: %v", v.t.expected, m.Digest, err), nil
 			}
 			r := checkManifestShape(img, m.MediaType)
@@ -383,25 +403,66 @@ func limits(maxBytes int64, maxLayers int) string {
 	return b + ", " + l
 }
 
-// configFile fetches the config (checked against its digest and size as it
-// streams). A config that cannot be trusted is a content problem, not an
-// error: the other checks still run.
-func (v *verifier) configFile(img v1.Image, m *v1.Manifest) (*v1.ConfigFile, string, error) {
+// configFile fetches the config (go-containerregistry checks it against its
+// digest as it streams; the size is checked here). A config that cannot be
+// trusted is a content problem, not an error: the other checks still run.
+// It is fetched as a blob rather than with img.RawConfigFile, which caches
+// whatever it read even when the read failed, so a retry would get the
+// broken bytes without an error.
+func (v *verifier) configFile(ctx context.Context, m *v1.Manifest) (*v1.ConfigFile, string, error) {
+	d := m.Config.Digest
 	if m.Config.Size > maxConfigBytes {
-		return nil, fmt.Sprintf("config %s claims %d bytes, over the %d a real config needs: not read", m.Config.Digest, m.Config.Size, maxConfigBytes), nil
+		return nil, fmt.Sprintf("config %s claims %d bytes, over the %d a real config needs: not read", d, m.Config.Size, maxConfigBytes), nil
 	}
-	raw, err := img.RawConfigFile()
-	if err != nil {
-		if u := unavailable(err, v.host, "fetching config "+m.Config.Digest.String()); u != nil {
+	var raw []byte
+	err := v.withRetry(ctx, func() error {
+		l, err := v.puller.Layer(ctx, v.t.byDigest.Context().Digest(d.String()))
+		if err != nil {
+			return err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		raw, err = io.ReadAll(io.LimitReader(rc, maxConfigBytes+1))
+		return err
+	})
+	switch {
+	case err != nil:
+		if u := unavailable(err, v.host, "fetching config "+d.String()); u != nil {
 			return nil, "", u
 		}
-		return nil, fmt.Sprintf("config %s: %v", m.Config.Digest, err), nil
+		return nil, fmt.Sprintf("config %s: %v", d, err), nil
+	case int64(len(raw)) != m.Config.Size:
+		return nil, fmt.Sprintf("config %s is %d bytes, the manifest says %d", d, len(raw), m.Config.Size), nil
 	}
-	cf, err := v1.ParseConfigFile(strings.NewReader(string(raw)))
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Sprintf("config %s is not an image config: %v", m.Config.Digest, err), nil
+		return nil, fmt.Sprintf("config %s is not an image config: %v", d, err), nil
 	}
 	return cf, "", nil
+}
+
+// withRetry runs f again when it failed on a broken connection: the
+// registry client retries failed requests, not bodies cut half-way.
+func (v *verifier) withRetry(ctx context.Context, f func() error) error {
+	return retryTransient(ctx, bodyAttempts, v.o.retryBase(), f)
+}
+
+func retryTransient(ctx context.Context, attempts int, wait time.Duration, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || !transient(err) || attempt >= attempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 // scan streams the layers when a check needs their bytes: full mode
@@ -428,7 +489,7 @@ func (v *verifier) scan(ctx context.Context, layers []v1.Layer, abort func()) ([
 	if jobs <= 0 {
 		jobs = defaultJobs
 	}
-	scans, err := scanLayers(ctx, layers, scanOptions{diffID: full, secrets: v.cfg.CheckSecrets, jobs: jobs, attempts: 3, backoff: v.o.retryBase(), abort: abort}, &read)
+	scans, err := scanLayers(ctx, layers, scanOptions{diffID: full, secrets: v.cfg.CheckSecrets, jobs: jobs, retry: v.withRetry, abort: abort}, &read)
 	if err != nil {
 		if u := unavailable(err, v.host, "streaming layers"); u != nil {
 			return nil, u
