@@ -57,3 +57,18 @@ func TestFaultProxy(t *testing.T) {
 		t.Errorf("counts: requests %d pass %d status %d reset %d cut %d", p.Requests(), p.Count("pass"), p.Count("status"), p.Count("reset"), p.Count("cut"))
 	}
 }
+
+func TestFaultProxyKeepsTheHostHeader(t *testing.T) {
+	hosts := make(chan string, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hosts <- r.Host }))
+	defer upstream.Close()
+	p := StartFaultProxy(t, upstream.URL, func(*http.Request, int) Action { return Pass })
+	resp, err := http.Get(p.URL + "/bucket/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := <-hosts; got != p.Host {
+		t.Errorf("upstream saw Host %q, want the proxy's %q (SigV4 signs it)", got, p.Host)
+	}
+}
