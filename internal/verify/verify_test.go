@@ -121,22 +121,11 @@ func TestCases(t *testing.T) {
 	reg, host := startRegistry(t)
 	for i, c := range verifytest.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
-			ref, err := name.NewTag(host + "/fn/case" + string(rune('a'+i)) + ":1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := verifytest.Push(context.Background(), ref, c)
-			if err != nil {
-				t.Fatal(err)
-			}
+			env, p := verifytest.PushTo(t, host, fmt.Sprintf("fn/case%02d", i), c)
 			if c.Tamper == verifytest.CorruptLayer {
 				reg.mu.Lock()
 				reg.corrupt[p.Corrupt.String()] = true
 				reg.mu.Unlock()
-			}
-			env := map[string]string{"IMAGE_URL": ref.String(), "IMAGE_DIGEST": p.Digest.String()}
-			for k, v := range c.Env {
-				env[k] = v
 			}
 			o := runStep(t, env)
 			if err := c.Check(o); err != nil {
@@ -147,25 +136,6 @@ func TestCases(t *testing.T) {
 			}
 		})
 	}
-}
-
-// pushCase pushes one fixture to a fresh repository of the registry and
-// returns the step's environment for it.
-func pushCase(t *testing.T, host, repo string, c verifytest.Case) (map[string]string, verifytest.Pushed) {
-	t.Helper()
-	ref, err := name.NewTag(host + "/" + repo + ":1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := verifytest.Push(context.Background(), ref, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"IMAGE_URL": ref.String(), "IMAGE_DIGEST": p.Digest.String()}
-	for k, v := range c.Env {
-		env[k] = v
-	}
-	return env, p
 }
 
 func clean() verifytest.Case { return verifytest.Cases()[0] }
@@ -200,7 +170,7 @@ func TestRegistryFaults(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg, host := startRegistry(t)
-			env, _ := pushCase(t, host, fmt.Sprintf("fault%d", i), clean())
+			env, _ := verifytest.PushTo(t, host, fmt.Sprintf("fault%d", i), clean())
 			reg.mu.Lock()
 			reg.requests, reg.fault = map[string]int{}, tt.fault
 			reg.mu.Unlock()
@@ -240,7 +210,7 @@ func TestHostileImages(t *testing.T) {
 			t.Fatal(err)
 		}
 		spec.Layers = append(spec.Layers, l)
-		env, _ := pushCase(t, host, "many-secrets", verifytest.Case{Build: func() (remote.Taggable, error) { return spec.Build() }})
+		env, _ := verifytest.PushTo(t, host, "many-secrets", verifytest.Case{Build: func() (remote.Taggable, error) { return spec.Build() }})
 		o := runStep(t, env)
 		c := verifytest.Case{Fails: "secrets", Detail: "301 secret files baked"}
 		if err := c.Check(o); err != nil {
@@ -293,7 +263,7 @@ func TestHostileImages(t *testing.T) {
 	})
 
 	t.Run("registry serving another manifest for the digest", func(t *testing.T) {
-		env, p := pushCase(t, host, "swapped", clean())
+		env, p := verifytest.PushTo(t, host, "swapped", clean())
 		other, err := verifytest.Clean().Build()
 		if err != nil {
 			t.Fatal(err)
@@ -347,7 +317,7 @@ func TestFastMode(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, p := pushCase(t, host, fmt.Sprintf("fast%d", i), tt.c)
+			env, p := verifytest.PushTo(t, host, fmt.Sprintf("fast%d", i), tt.c)
 			for k, v := range tt.env {
 				env[k] = v
 			}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/rand"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -252,10 +253,29 @@ type Pushed struct {
 	Corrupt v1.Hash // the layer whose stored bytes the test must corrupt (CorruptLayer)
 }
 
-// Push writes the case's image to ref and applies MoveTag. Corrupting
-// stored bytes depends on the registry: the caller does it with Corrupt.
-func Push(ctx context.Context, ref name.Tag, c Case, opts ...remote.Option) (Pushed, error) {
-	opts = append(opts, remote.WithContext(ctx))
+// PushTo writes the case's image to host/repo:1, applies MoveTag, and
+// returns the step's environment for it: IMAGE_URL, IMAGE_DIGEST and the
+// case's Env. Corrupting stored bytes depends on the registry: the caller
+// does it with Pushed.Corrupt.
+func PushTo(t testing.TB, host, repo string, c Case) (map[string]string, Pushed) {
+	t.Helper()
+	ref, err := name.NewTag(host + "/" + repo + ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := push(context.Background(), ref, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"IMAGE_URL": ref.String(), "IMAGE_DIGEST": p.Digest.String()}
+	for k, v := range c.Env {
+		env[k] = v
+	}
+	return env, p
+}
+
+func push(ctx context.Context, ref name.Tag, c Case) (Pushed, error) {
+	opts := []remote.Option{remote.WithContext(ctx)}
 	t, err := c.Build()
 	if err != nil {
 		return Pushed{}, fmt.Errorf("building %s: %w", c.Name, err)

@@ -6,7 +6,6 @@
 package verify
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/knative-lambda/lambda-builder/internal/verify/verifytest"
@@ -78,23 +76,6 @@ func run(t *testing.T, env map[string]string) verifytest.Outcome {
 	return o
 }
 
-func push(t *testing.T, host, repo string, c verifytest.Case) (map[string]string, verifytest.Pushed) {
-	t.Helper()
-	ref, err := name.NewTag(host + "/" + repo + ":1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := verifytest.Push(context.Background(), ref, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"IMAGE_URL": ref.String(), "IMAGE_DIGEST": p.Digest.String()}
-	for k, v := range c.Env {
-		env[k] = v
-	}
-	return env, p
-}
-
 // corruptBlob flips bytes of a blob in the registry's storage, as a disk or
 // a replication bug would: the registry serves it under the same digest.
 func corruptBlob(t *testing.T, reg *harness.Registry, d v1.Hash) {
@@ -114,7 +95,7 @@ func TestCraftedImages(t *testing.T) {
 	reg := harness.StartRegistry(t)
 	for i, c := range verifytest.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
-			env, p := push(t, reg.Host, fmt.Sprintf("fn/case%02d", i), c)
+			env, p := verifytest.PushTo(t, reg.Host, fmt.Sprintf("fn/case%02d", i), c)
 			if c.Tamper == verifytest.CorruptLayer {
 				corruptBlob(t, reg, p.Corrupt)
 			}
@@ -146,7 +127,7 @@ func perPath(n int, action harness.Action) harness.Fault {
 
 func TestRegistryFaults(t *testing.T) {
 	reg := harness.StartRegistry(t)
-	env, _ := push(t, reg.Host, "fn/faults", verifytest.Cases()[0])
+	env, _ := verifytest.PushTo(t, reg.Host, "fn/faults", verifytest.Cases()[0])
 	clean := verifytest.Cases()[0]
 	tests := []struct {
 		name  string
@@ -196,7 +177,7 @@ func TestRegistryFaults(t *testing.T) {
 // dockerconfig workspace holding them.
 func TestDockerConfigWorkspace(t *testing.T) {
 	reg := harness.StartRegistry(t)
-	env, _ := push(t, reg.Host, "fn/private", verifytest.Cases()[0])
+	env, _ := verifytest.PushTo(t, reg.Host, "fn/private", verifytest.Cases()[0])
 	const user, pass = "robot", "w0rkspace-pass"
 	want := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 	proxy := harness.StartFaultProxy(t, "http://"+reg.Host, func(r *http.Request, _ int) harness.Action {

@@ -1,0 +1,225 @@
+//go:build integration
+
+// Package verify benchmarks verify-image against the crane commands a user
+// would run instead (digest, manifest, config, validate), on the same image
+// in the same real registry. It prints medians side by side; it asserts
+// only that every command succeeded (benchmarks are not timed assertions).
+//
+//	make bench-verify     (BENCH_RUNS=N to change the number of runs)
+package verify
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/knative-lambda/lambda-builder/internal/step"
+	"github.com/knative-lambda/lambda-builder/internal/verify/verifytest"
+	"github.com/knative-lambda/lambda-builder/tests/harness"
+)
+
+// dirLayer tars and gzips a folder of this machine into a layer file once,
+// so pushing does not compress it again.
+func dirLayer(t *testing.T, root, prefix string) v1.Layer {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), filepath.Base(root)+".tar.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || !(info.Mode().IsRegular() || info.IsDir()) {
+			return err
+		}
+		h, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		h.Name = filepath.ToSlash(filepath.Join(prefix, rel))
+		h.ModTime, h.Uid, h.Gid, h.Uname, h.Gname = time.Unix(0, 0), 0, 0, "", ""
+		if err := tw.WriteHeader(h); err != nil || !info.Mode().IsRegular() {
+			return err
+		}
+		src, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		_, err = io.Copy(tw, src)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("building a layer from %s: %v", root, err)
+	}
+	l, err := tarball.LayerFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// measured is one command's wall times and peak RSS over the runs.
+type measured struct {
+	label string
+	walls []time.Duration
+	rssKB []int64
+}
+
+func (m *measured) add(d time.Duration, rss int64) {
+	m.walls = append(m.walls, d)
+	m.rssKB = append(m.rssKB, rss)
+}
+
+func median[T int64 | time.Duration](xs []T) T {
+	s := append([]T(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func timed(t *testing.T, env []string, argv ...string) (time.Duration, int64, string) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s%s", strings.Join(argv, " "), err, out.String(), errOut.String())
+	}
+	return d, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss, out.String()
+}
+
+func TestBenchVerify(t *testing.T) {
+	bin := os.Getenv("VERIFY_IMAGE")
+	if bin == "" {
+		t.Fatal("VERIFY_IMAGE is not set: run `make bench-verify` (it builds bin/verify-image)")
+	}
+	crane := harness.Tool(t, "crane")
+	runs := 5
+	if n, err := strconv.Atoi(os.Getenv("BENCH_RUNS")); err == nil && n > 0 {
+		runs = n
+	}
+	reg := harness.StartRegistry(t)
+
+	small, err := verifytest.Clean().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The Go toolchain is on every machine that runs this: a realistic tree
+	// of many small files (src) and a few large binaries (pkg/tool).
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	goroot := strings.TrimSpace(string(out))
+	toolchain := verifytest.Clean()
+	toolchain.Layers = append([]v1.Layer{dirLayer(t, filepath.Join(goroot, "src"), "usr/local/go/src"), dirLayer(t, filepath.Join(goroot, "pkg", "tool"), "usr/local/go/pkg/tool")}, toolchain.Layers...)
+	large, err := toolchain.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := []struct {
+		name string
+		img  v1.Image
+	}{{"small (2 layers)", small}, {"Go toolchain (4 layers)", large}}
+
+	fmt.Printf("\nverify-image vs crane, %d runs each after one warm-up, medians (wall, peak RSS); registry: distribution on 127.0.0.1\n", runs)
+	for i, im := range images {
+		ref, err := name.NewTag(fmt.Sprintf("%s/bench/img%d:1", reg.Host, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, im.img, remote.WithContext(context.Background())); err != nil {
+			t.Fatal(err)
+		}
+		digest, _ := im.img.Digest()
+		m, _ := im.img.Manifest()
+		var size int64
+		for _, l := range m.Layers {
+			size += l.Size
+		}
+		byDigest := ref.Context().Digest(digest.String()).String()
+		results := t.TempDir()
+		verifyEnv := func(mode string) []string {
+			return []string{"IMAGE_URL=" + ref.String(), "IMAGE_DIGEST=" + digest.String(), "RESULTS_DIR=" + results, "VERIFY_MODE=" + mode, "HOME=" + results}
+		}
+		verifyFull := &measured{label: "verify-image (full: all checks, secrets scan)"}
+		verifyFast := &measured{label: "verify-image (VERIFY_MODE=fast)"}
+		steps := []*measured{{label: "crane digest TAG"}, {label: "crane manifest @DIGEST"}, {label: "crane config @DIGEST"}, {label: "crane validate --remote @DIGEST"}}
+		craneArgs := [][]string{{crane, "digest", ref.String()}, {crane, "manifest", byDigest}, {crane, "config", byDigest}, {crane, "validate", "--remote", byDigest}}
+		craneTotal := &measured{label: "crane, the 4 commands (sum per run)"}
+		for run := 0; run <= runs; run++ {
+			warm := run == 0
+			d, rss, _ := timed(t, verifyEnv("full"), bin)
+			if !warm {
+				verifyFull.add(d, rss)
+			}
+			var sum time.Duration
+			var peak int64
+			for j, a := range craneArgs {
+				d, rss, out := timed(t, nil, a...)
+				if j == 0 && strings.TrimSpace(out) != digest.String() {
+					t.Fatalf("crane digest = %q, want %s", out, digest)
+				}
+				sum += d
+				peak = max(peak, rss)
+				if !warm {
+					steps[j].add(d, rss)
+				}
+			}
+			if !warm {
+				craneTotal.add(sum, peak)
+			}
+			d, rss, _ = timed(t, verifyEnv("fast"), bin)
+			if !warm {
+				verifyFast.add(d, rss)
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(results, "VERIFIED")); err != nil || string(b) != "true" {
+			t.Fatalf("verify-image did not verify the image: %q %v", b, err)
+		}
+		fmt.Printf("\nimage %q: %d layers, %s compressed\n\n", im.name, len(m.Layers), step.HumanBytes(size))
+		fmt.Println("| command | median wall | peak RSS |")
+		fmt.Println("|---|---:|---:|")
+		for _, row := range append(append(steps, craneTotal), verifyFull, verifyFast) {
+			fmt.Printf("| %s | %.3f s | %.0f MB |\n", row.label, median(row.walls).Seconds(), float64(median(row.rssKB))/1024)
+		}
+		ratio := median(verifyFull.walls).Seconds() / median(craneTotal.walls).Seconds()
+		fmt.Printf("\nverify-image full / crane total = %.2fx (target: at most 1.20x)\n", ratio)
+	}
+}
