@@ -69,6 +69,18 @@ func TestLoadConfig(t *testing.T) {
 					t.Errorf("tag = %v", tg.tag)
 				}
 			}},
+		{name: "insecure registry", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "REGISTRY_INSECURE": "true"},
+			check: func(t *testing.T, _ Config, tg target) {
+				if tg.byDigest.Context().Scheme() != "http" || tg.tag.Context().Scheme() != "http" {
+					t.Errorf("scheme = %s, want http", tg.byDigest.Context().Scheme())
+				}
+			}},
+		{name: "secure by default", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA},
+			check: func(t *testing.T, _ Config, tg target) {
+				if tg.byDigest.Context().Scheme() != "https" {
+					t.Errorf("scheme = %s, want https", tg.byDigest.Context().Scheme())
+				}
+			}},
 		{name: "docker config folder", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "DOCKER_CONFIG": withConfig}},
 		{name: "missing IMAGE_URL", env: map[string]string{"IMAGE_DIGEST": digestA}, wantErr: "IMAGE_URL"},
 		{name: "bad IMAGE_URL", env: map[string]string{"IMAGE_URL": "UPPER/Case:1", "IMAGE_DIGEST": digestA}, wantErr: "IMAGE_URL"},

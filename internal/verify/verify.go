@@ -33,7 +33,9 @@ func Main(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return Run(ctx, cfg, Options{Log: os.Stdout, Keychain: Keychain(os.Stderr)})
+	// Everything but the final error line goes to stdout, ecr-login's
+	// diagnostics included: stderr stays one line a machine can read.
+	return Run(ctx, cfg, Options{Log: os.Stdout, Keychain: Keychain(os.Stdout)})
 }
 
 // Run verifies, prints the report, writes VERIFIED and REPORT, and returns
@@ -68,20 +70,18 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 // Options are what a caller (or a test) may change; zero values are the
 // production defaults.
 type Options struct {
-	Keychain  authn.Keychain    // default: go-containerregistry's default keychain
-	Transport http.RoundTripper // default: remote.DefaultTransport
-	Log       io.Writer         // progress and per-check lines; default: discarded
+	Keychain authn.Keychain // default: go-containerregistry's default keychain
+	Log      io.Writer      // progress and per-check lines; default: discarded
 	// RetryBase is the first wait between attempts at a failing request
 	// (it doubles each time, for retryAttempts attempts).
 	RetryBase time.Duration
-	Jobs      int // layers streamed at once; default 4
 }
 
 const (
 	retryAttempts      = 5 // per request, by go-containerregistry
 	bodyAttempts       = 3 // per body read (manifest, config, layer) cut half-way
 	defaultRetryBase   = 500 * time.Millisecond
-	defaultJobs        = 4
+	layerJobs          = 4       // layers streamed at once: enough to overlap network and gunzip on a small node
 	maxConfigBytes     = 8 << 20 // far above any real image config; bounds what is read into memory
 	progressInterval   = 10 * time.Second
 	maxReportedSecrets = 20
@@ -115,9 +115,6 @@ func (o Options) remoteOptions(ctx context.Context) []remote.Option {
 		remote.WithUserAgent("lambda-builder-verify-image"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: o.retryBase(), Factor: 2, Jitter: 0.1, Steps: retryAttempts}),
 		remote.WithRetryStatusCodes(retryStatusCodes...),
-	}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
 	}
 	return opts
 }
@@ -485,11 +482,7 @@ func (v *verifier) scan(ctx context.Context, layers []v1.Layer, abort func()) ([
 		return fmt.Sprintf("verify-image: read %s of %s of layers (%s)", step.HumanBytes(n), step.HumanBytes(total), step.Rate(n, time.Since(start)))
 	})
 	defer p.Stop()
-	jobs := v.o.Jobs
-	if jobs <= 0 {
-		jobs = defaultJobs
-	}
-	scans, err := scanLayers(ctx, layers, scanOptions{diffID: full, secrets: v.cfg.CheckSecrets, jobs: jobs, retry: v.withRetry, abort: abort}, &read)
+	scans, err := scanLayers(ctx, layers, scanOptions{diffID: full, secrets: v.cfg.CheckSecrets, jobs: layerJobs, retry: v.withRetry, abort: abort}, &read)
 	if err != nil {
 		if u := unavailable(err, v.host, "streaming layers"); u != nil {
 			return nil, u
