@@ -21,16 +21,18 @@ import (
 )
 
 // layerScan is what one streaming pass over a layer found. Memory stays
-// bounded whatever the layer's size: the body flows through a fixed buffer,
-// the decompressor and the tar reader; only candidate secret files (their
-// first maxSecretRead bytes) and /etc/passwd are read into memory.
+// bounded whatever the layer holds: the body flows through a fixed buffer,
+// the decompressor and the tar reader; a candidate secret file is read up
+// to maxSecretRead bytes and dropped, at most maxReportedSecrets findings
+// are kept (the others counted), and only the top-most /etc/passwd is kept.
 type layerScan struct {
 	digest    v1.Hash
-	read      int64   // compressed bytes read
-	diffID    v1.Hash // SHA-256 of the uncompressed tar, when hashed
-	problem   string  // the content is wrong: digest, size, compression, tar
-	walked    bool    // every tar entry was seen (the secrets scan is complete)
-	findings  []Finding
+	read      int64     // compressed bytes read
+	diffID    v1.Hash   // SHA-256 of the uncompressed tar, when hashed
+	problem   string    // the content is wrong: digest, size, compression, tar
+	walked    bool      // every tar entry was seen (the secrets scan is complete)
+	findings  []Finding // the first maxReportedSecrets
+	secrets   int       // all the findings
 	passwd    []byte
 	hasPasswd bool
 }
@@ -46,8 +48,10 @@ type scanOptions struct {
 	abort func()
 }
 
-// maxPasswdRead bounds /etc/passwd; a real one is a few KiB.
-const maxPasswdRead = 1 << 20
+const (
+	maxPasswdRead   = 1 << 20 // a real /etc/passwd is a few KiB
+	maxReportedPath = 1024    // tar names can be far longer; a report needs no more
+)
 
 var (
 	gzipMagic = []byte{0x1f, 0x8b}
@@ -63,16 +67,36 @@ func scanLayers(ctx context.Context, layers []v1.Layer, o scanOptions, read *ato
 	out := make([]layerScan, len(layers))
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	top := -1 // the highest layer with /etc/passwd: the only one kept
+	keepTopPasswd := func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case !out[i].hasPasswd:
+		case i > top:
+			if top >= 0 {
+				out[top].passwd = nil
+			}
+			top = i
+		default:
+			out[i].passwd = nil
+		}
+	}
 	for range min(max(1, o.jobs), len(layers)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				var s layerScan
 				err := o.retry(ctx, func() (err error) {
-					out[i], err = scanLayer(layers[i], o, read)
+					s, err = scanLayer(layers[i], o, read)
 					return err
 				})
-				s := out[i]
+				mu.Lock()
+				out[i] = s
+				mu.Unlock()
+				keepTopPasswd(i)
 				if err != nil {
 					cancel(fmt.Errorf("reading layer %d (%s): %w", i, s.digest, err))
 					if o.abort != nil {
@@ -208,7 +232,10 @@ func (s *layerScan) entry(tr *tar.Reader, hdr *tar.Header, o scanOptions) error 
 			return nil
 		}
 	}
-	s.findings = append(s.findings, Finding{Layer: s.digest.String(), Path: p, What: rule.what})
+	s.secrets++
+	if len(s.findings) < maxReportedSecrets {
+		s.findings = append(s.findings, Finding{Layer: s.digest.String(), Path: truncate(p, maxReportedPath), What: rule.what})
+	}
 	return nil
 }
 

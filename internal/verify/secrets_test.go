@@ -2,9 +2,13 @@ package verify
 
 import (
 	"archive/tar"
+	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/knative-lambda/lambda-builder/internal/verify/verifytest"
 )
@@ -78,4 +82,54 @@ func TestScanKeepsPasswd(t *testing.T) {
 	if s.diffID.Hex != "" {
 		t.Errorf("fast mode hashed the layer: %s", s.diffID)
 	}
+}
+
+func once(_ context.Context, f func() error) error { return f() }
+
+// TestScanMemoryStaysBounded: what a scan keeps does not grow with what a
+// hostile image holds.
+func TestScanMemoryStaysBounded(t *testing.T) {
+	t.Run("ten thousand secret files keep 20 findings", func(t *testing.T) {
+		files := []file{{Path: strings.Repeat("long/", 1000) + ".env"}}
+		for i := range 10000 {
+			files = append(files, file{Path: fmt.Sprintf("k/%d/id_rsa", i)})
+		}
+		l, err := verifytest.Layer(files...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := scanLayer(l, scanOptions{secrets: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.secrets != 10001 || len(s.findings) != maxReportedSecrets {
+			t.Errorf("counted %d, kept %d findings; want 10001 and %d", s.secrets, len(s.findings), maxReportedSecrets)
+		}
+		if n := len(s.findings[0].Path); n > maxReportedPath {
+			t.Errorf("kept a path of %d bytes", n)
+		}
+	})
+	t.Run("only the top-most /etc/passwd is kept", func(t *testing.T) {
+		var layers []v1.Layer
+		for i := range 10 {
+			l, err := verifytest.Layer(file{Path: "etc/passwd", Body: fmt.Sprintf("app:x:%d:0::/:/bin/sh\n", 1000+i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers = append(layers, l)
+		}
+		scans, err := scanLayers(context.Background(), layers, scanOptions{jobs: 4, retry: once}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		for _, s := range scans {
+			if s.passwd != nil {
+				kept++
+			}
+		}
+		if top := string(topPasswd(scans)); kept != 1 || !strings.Contains(top, ":1009:") {
+			t.Errorf("kept %d passwd files, top %q; want only layer 9's", kept, top)
+		}
+	})
 }

@@ -555,14 +555,16 @@ func (v *verifier) checkSecrets(scans []layerScan) Result {
 	}
 	var found []Finding
 	var unread []string
+	total := 0
 	for i, s := range scans {
 		found = append(found, s.findings...)
+		total += s.secrets
 		if !s.walked || s.problem != "" {
 			unread = append(unread, fmt.Sprint(i))
 		}
 	}
-	if len(found) > 0 {
-		return fail(CheckSecrets, "%s baked into the image: %s: remove them from the build context (.dockerignore) and rotate them; deleting them in a later layer does not help", plural(len(found), "secret file"), describeFindings(found))
+	if total > 0 {
+		return fail(CheckSecrets, "%s baked into the image: %s: remove them from the build context (.dockerignore) and rotate them; deleting them in a later layer does not help", plural(total, "secret file"), describeFindings(found, total))
 	}
 	if len(unread) > 0 {
 		noun := "layer"
@@ -584,12 +586,11 @@ func plural(n int, noun string) string {
 
 // describeFindings groups the first maxReportedSecrets findings by layer:
 // layer sha256:..: AWS credentials at "root/.aws/credentials", ...
-func describeFindings(found []Finding) string {
+func describeFindings(found []Finding, total int) string {
 	var b strings.Builder
 	layer := ""
 	for i, f := range found {
 		if i == maxReportedSecrets {
-			fmt.Fprintf(&b, "; and %d more", len(found)-i)
 			break
 		}
 		switch {
@@ -603,6 +604,9 @@ func describeFindings(found []Finding) string {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "%s at %q", f.What, f.Path)
+	}
+	if shown := min(len(found), maxReportedSecrets); total > shown {
+		fmt.Fprintf(&b, "; and %d more", total-shown)
 	}
 	return b.String()
 }
