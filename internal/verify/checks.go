@@ -12,10 +12,7 @@ import (
 // checkUser: the image does not run as root. Kubernetes' runAsNonRoot only
 // trusts numeric users, so a name is resolved through the image's own
 // /etc/passwd when the layers were read: USER admin with uid 0 is root.
-func checkUser(cf *v1.ConfigFile, enabled bool, passwd []byte) Result {
-	if !enabled {
-		return skipped(CheckUser, "CHECK_USER=false")
-	}
+func checkUser(cf *v1.ConfigFile, passwd []byte) Result {
 	user := strings.TrimSpace(cf.Config.User)
 	name, _, _ := strings.Cut(user, ":")
 	const fix = ": add USER 65532 (or another non-zero uid) to the Dockerfile"
@@ -58,10 +55,7 @@ func lookupUID(passwd []byte, user string) (string, bool) {
 }
 
 // checkCommand: the image says what to run.
-func checkCommand(cf *v1.ConfigFile, enabled bool) Result {
-	if !enabled {
-		return skipped(CheckEntrypoint, "CHECK_ENTRYPOINT=false")
-	}
+func checkCommand(cf *v1.ConfigFile) Result {
 	ep, cmd := cf.Config.Entrypoint, cf.Config.Cmd
 	if len(ep) == 0 && len(cmd) == 0 {
 		return fail(CheckEntrypoint, "neither ENTRYPOINT nor CMD is set: the container has nothing to run; add one to the Dockerfile")
@@ -70,25 +64,19 @@ func checkCommand(cf *v1.ConfigFile, enabled bool) Result {
 }
 
 // checkPlatform: the config's os/architecture(/variant) is the one wanted.
-func checkPlatform(cf *v1.ConfigFile, want *v1.Platform) Result {
-	if want == nil {
-		return skipped(CheckPlatform, "PLATFORM is empty")
-	}
+func checkPlatform(cf *v1.ConfigFile, want v1.Platform) Result {
 	got := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
 	if got.OS == "" || got.Architecture == "" {
-		return fail(CheckPlatform, "config names no os/architecture (got %q), want %s: set the platform when building", got.String(), want)
+		return fail(CheckPlatform, "config names no os/architecture (got %q), want %s: set the platform when building", got.String(), &want)
 	}
 	if !got.Satisfies(v1.Platform{OS: want.OS, Architecture: want.Architecture, Variant: want.Variant}) {
-		return fail(CheckPlatform, "image is %s, want %s: build for %s or change PLATFORM", got.String(), want, want)
+		return fail(CheckPlatform, "image is %s, want %s: build for %s or change PLATFORM", got.String(), &want, &want)
 	}
 	return pass(CheckPlatform, "%s", got.String())
 }
 
 // checkLabels: every label policy requires is present and not empty.
 func checkLabels(cf *v1.ConfigFile, required []string) Result {
-	if len(required) == 0 {
-		return skipped(CheckLabels, "REQUIRED_LABELS is empty")
-	}
 	var missing []string
 	for _, l := range required {
 		if strings.TrimSpace(cf.Config.Labels[l]) == "" {

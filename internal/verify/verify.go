@@ -61,7 +61,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 	failed, blocked := rep.Failed(), rep.Blocked()
 	also := ""
 	if len(blocked) > 0 {
-		also = fmt.Sprintf("; %d could not run after it: %s", len(blocked), strings.Join(blocked, ", "))
+		also = fmt.Sprintf("; %d not run because of that: %s", len(blocked), strings.Join(blocked, ", "))
 	}
 	return step.PolicyError("%s: %d of %d checks failed: %s%s (details in the REPORT result and the log above)",
 		cfg.ImageURL, len(failed), len(rep), strings.Join(failed, ", "), also)
@@ -194,7 +194,10 @@ func (v *verifier) run(ctx context.Context, abort func()) (Report, error) {
 			record(notRun(c, "the image config cannot be read (see content)"))
 		}
 	} else {
-		record(checkCommand(cf, v.cfg.CheckCommand), checkPlatform(cf, v.t.platform), checkLabels(cf, v.cfg.RequiredLabels))
+		record(checkCommand(cf), checkLabels(cf, v.cfg.RequiredLabels))
+		if v.t.platform != nil {
+			record(checkPlatform(cf, *v.t.platform))
+		}
 	}
 
 	layers, err := img.Layers()
@@ -211,7 +214,7 @@ func (v *verifier) run(ctx context.Context, abort func()) (Report, error) {
 	}
 	record(content, v.checkSecrets(scans))
 	if cf != nil {
-		record(checkUser(cf, v.cfg.CheckUser, topPasswd(scans)))
+		record(checkUser(cf, topPasswd(scans)))
 	}
 	return v.report(got), nil
 }
@@ -223,9 +226,34 @@ func (v *verifier) report(got map[string]Result) Report {
 		if !ok {
 			r = notRun(c, "an earlier step stopped it")
 		}
+		// A check switched off is off, whether or not it could have run.
+		if why := v.off(c); why != "" {
+			r = skipped(c, why)
+		}
 		rep = append(rep, r)
 	}
 	return rep
+}
+
+// off says which knob switched a check off, or "". The checks themselves
+// do not look at the knobs: the report replaces what an off check said.
+func (v *verifier) off(check string) string {
+	c := v.cfg
+	switch {
+	case check == CheckUser && !c.CheckUser:
+		return "CHECK_USER=false"
+	case check == CheckEntrypoint && !c.CheckCommand:
+		return "CHECK_ENTRYPOINT=false"
+	case check == CheckPlatform && v.t.platform == nil:
+		return "PLATFORM is empty"
+	case check == CheckSize && c.MaxImageBytes == 0 && c.MaxLayers == 0:
+		return "MAX_IMAGE_BYTES=0 and MAX_LAYERS=0"
+	case check == CheckLabels && len(c.RequiredLabels) == 0:
+		return "REQUIRED_LABELS is empty"
+	case check == CheckSecrets && !c.CheckSecrets:
+		return "CHECK_SECRETS=false"
+	}
+	return ""
 }
 
 // checkTag: the tag in IMAGE_URL still names the digest the build pushed.
@@ -382,9 +410,6 @@ func (v *verifier) checkSize(m *v1.Manifest) Result {
 	}
 	if len(problems) > 0 {
 		return fail(CheckSize, "%s: slim the image (smaller base, fewer RUN steps) or raise the limit", strings.Join(problems, "; "))
-	}
-	if v.cfg.MaxImageBytes == 0 && v.cfg.MaxLayers == 0 {
-		return skipped(CheckSize, "MAX_IMAGE_BYTES=0 and MAX_LAYERS=0")
 	}
 	return pass(CheckSize, "%s compressed in %d layers (limits: %s)", step.HumanBytes(total), n, limits(v.cfg.MaxImageBytes, v.cfg.MaxLayers))
 }
@@ -550,9 +575,6 @@ func (v *verifier) checkContent(m *v1.Manifest, cf *v1.ConfigFile, configProblem
 // could not be read to its end, or whose bytes are not the pushed ones,
 // leaves the scan incomplete: blocked, the reason being in content.
 func (v *verifier) checkSecrets(scans []layerScan) Result {
-	if !v.cfg.CheckSecrets {
-		return skipped(CheckSecrets, "CHECK_SECRETS=false")
-	}
 	var found []Finding
 	var unread []string
 	total := 0

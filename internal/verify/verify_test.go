@@ -356,3 +356,39 @@ func TestFastMode(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryKnobOff: an image breaking every policy passes when every policy
+// is switched off, each check saying which knob did it; integrity checks
+// have no knob.
+func TestEveryKnobOff(t *testing.T) {
+	_, host := startRegistry(t)
+	bad := verifytest.Clean()
+	bad.User, bad.Entrypoint, bad.Cmd, bad.Arch, bad.Labels = "root", nil, nil, "arm64", nil
+	l, err := verifytest.Layer(verifytest.File{Path: "root/.ssh/id_rsa", Body: verifytest.SecretValue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Layers = append(bad.Layers, l)
+	c := verifytest.Case{Build: func() (remote.Taggable, error) { return bad.Build() }, Detail: "layers", Env: map[string]string{
+		"CHECK_USER": "false", "CHECK_ENTRYPOINT": "false", "PLATFORM": "", "MAX_IMAGE_BYTES": "0", "MAX_LAYERS": "0",
+		"REQUIRED_LABELS": "", "CHECK_SECRETS": "false"}}
+	env, _ := verifytest.PushTo(t, host, "knobs-off", c)
+	o := runStep(t, env)
+	if err := c.Check(o); err != nil {
+		t.Fatal(err)
+	}
+	var rs []verify.Result
+	if err := json.Unmarshal([]byte(o.Report), &rs); err != nil {
+		t.Fatal(err)
+	}
+	var off []string
+	for _, r := range rs {
+		if r.Skipped == verify.SkippedOff {
+			off = append(off, r.Check+" ("+r.Detail+")")
+		}
+	}
+	want := "config-user (CHECK_USER=false), config-entrypoint (CHECK_ENTRYPOINT=false), platform (PLATFORM is empty), size (MAX_IMAGE_BYTES=0 and MAX_LAYERS=0), labels (REQUIRED_LABELS is empty), secrets (CHECK_SECRETS=false)"
+	if got := strings.Join(off, ", "); got != want {
+		t.Errorf("off checks = %s\nwant %s", got, want)
+	}
+}
