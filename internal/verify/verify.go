@@ -104,14 +104,17 @@ func (o Options) retryBase() time.Duration {
 	return o.RetryBase
 }
 
-func (o Options) remoteOptions(ctx context.Context) []remote.Option {
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
+func (o Options) keychain() authn.Keychain {
+	if o.Keychain == nil {
+		return authn.DefaultKeychain
 	}
+	return o.Keychain
+}
+
+func (o Options) remoteOptions(ctx context.Context, auth authn.Authenticator) []remote.Option {
 	opts := []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(kc),
+		remote.WithAuth(auth),
 		remote.WithUserAgent("lambda-builder-verify-image"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: o.retryBase(), Factor: 2, Jitter: 0.1, Steps: retryAttempts}),
 		remote.WithRetryStatusCodes(retryStatusCodes...),
@@ -141,7 +144,14 @@ func Verify(ctx context.Context, cfg Config, o Options) (Report, error) {
 	// Layer streams read under this context: cancelling it stops them all.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	puller, err := remote.NewPuller(o.remoteOptions(ctx)...)
+	// One repository, one registry: credentials are resolved once (ecr-login
+	// calls AWS for them), and a broken docker config (a credHelper that is
+	// not installed) is reported as such, not as a failed check.
+	auth, err := authn.Resolve(ctx, o.keychain(), t.byDigest.Context())
+	if err != nil {
+		return nil, step.ConfigError("reading credentials for %s: %v: fix or unbind the docker config (DOCKER_CONFIG, ~/.docker/config.json); the step image has no credential helper binaries", t.byDigest.RegistryStr(), err)
+	}
+	puller, err := remote.NewPuller(o.remoteOptions(ctx, auth)...)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the registry client: %w", err)
 	}

@@ -392,3 +392,18 @@ func TestEveryKnobOff(t *testing.T) {
 		t.Errorf("off checks = %s\nwant %s", got, want)
 	}
 }
+
+func TestBrokenDockerConfigIsAConfigError(t *testing.T) {
+	_, host := startRegistry(t)
+	env, _ := verifytest.PushTo(t, host, "broken-config", clean())
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"credHelpers":{"`+host+`":"not-installed"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir) // the default keychain reads the process environment
+	env["DOCKER_CONFIG"] = dir
+	o := runStep(t, env)
+	if o.Code != step.CodeConfig || !strings.Contains(o.Stderr, "reading credentials for "+host) || o.Report != "" {
+		t.Errorf("exit %d, stderr %q, report %q; want a config error about the credentials and no results", o.Code, o.Stderr, o.Report)
+	}
+}
