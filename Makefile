@@ -15,6 +15,7 @@ TOOLS_BIN := $(LB_TOOLS_DIR)/bin
 # Pinned tool versions: bumping one rebuilds only that tool.
 VERSITYGW_VERSION   := v1.8.0
 STATICCHECK_VERSION := v0.8.2
+CRANE_VERSION       := v0.22.1
 
 CMDS := $(notdir $(wildcard cmd/*))
 TEST_FLAGS ?=
@@ -50,14 +51,18 @@ lint: tools ## gofmt, go vet, staticcheck (the catalog lint runs with the unit t
 tools: system-deps ## build the pinned test tools once into TOOLS_DIR
 	@tests/tools/go-install.sh versitygw $(VERSITYGW_VERSION) github.com/versity/versitygw/cmd/versitygw
 	@tests/tools/go-install.sh staticcheck $(STATICCHECK_VERSION) honnef.co/go/tools/cmd/staticcheck
+	@tests/tools/go-install.sh crane $(CRANE_VERSION) github.com/google/go-containerregistry/cmd/crane
 
 .PHONY: system-deps
 system-deps: ## install the Debian packages the tests need (tests/tools/debian-packages)
 	@tests/tools/install-debian-packages.sh
 
 .PHONY: bench
-bench: ## benchmarks side by side with the tools users would pick instead
-	@echo "make bench: no benchmark yet; the fetch-code, Kaniko and verify-image issues add them" >&2; exit 1
+bench: bench-verify ## benchmarks side by side with the tools users would pick instead
+
+.PHONY: bench-verify
+bench-verify: tools build ## verify-image vs crane digest+manifest+config+validate (BENCH_RUNS=5)
+	VERIFY_IMAGE=$(abspath bin/verify-image) $(GO) test -tags integration -count=1 -timeout 30m -run TestBenchVerify -v ./tests/bench/verify/
 
 .PHONY: run
 run: ## the main job: a function built from S3 and pushed, on a local cluster
