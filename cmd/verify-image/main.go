@@ -4,17 +4,8 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/knative-lambda/lambda-builder/internal/step"
 	"github.com/knative-lambda/lambda-builder/internal/verify"
+	"github.com/knative-lambda/lambda-builder/internal/step"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	step.Main(ctx, "verify-image", verify.Main)
-}
+func main() { step.Main("verify-image", verify.Main) }
