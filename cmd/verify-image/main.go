@@ -4,8 +4,8 @@
 package main
 
 import (
-	"github.com/knative-lambda/lambda-builder/internal/verify"
 	"github.com/knative-lambda/lambda-builder/internal/step"
+	"github.com/knative-lambda/lambda-builder/internal/verify"
 )
 
 func main() { step.Main("verify-image", verify.Main) }
