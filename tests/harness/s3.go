@@ -32,6 +32,9 @@ type S3Options struct {
 	// Versioning gives the posix backend a versioning folder, so that a
 	// bucket can turn versioning on (PutBucketVersioning) and keep versions.
 	Versioning bool
+	// KeepAlive keeps connections open between requests, as AWS S3 does
+	// (versitygw closes each one by default): for benchmarks.
+	KeepAlive bool
 }
 
 // StartS3 starts versitygw on a free port and waits until it answers.
@@ -56,6 +59,9 @@ func StartS3With(t testing.TB, opts S3Options) *S3 {
 	addr := FreeAddr(t)
 	s.Endpoint = "http://" + addr
 	args := []string{bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--quiet"}
+	if opts.KeepAlive {
+		args = append(args, "--keep-alive")
+	}
 	s.Process = Start(t, "versitygw", append(append(args, posix...), s.Root))
 	s.Process.WaitReady(t, 20*time.Second, func(ctx context.Context) error {
 		// Any HTTP answer (403 to an anonymous request) means it serves.
