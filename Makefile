@@ -56,8 +56,11 @@ system-deps: ## install the Debian packages the tests need (tests/tools/debian-p
 	@tests/tools/install-debian-packages.sh
 
 .PHONY: bench
-bench: ## benchmarks side by side with the tools users would pick instead
-	@echo "make bench: no benchmark yet; the fetch-code, Kaniko and verify-image issues add them" >&2; exit 1
+bench: bench-fetch ## benchmarks side by side with the tools users would pick instead
+
+.PHONY: bench-fetch
+bench-fetch: tools ## fetch-code vs aws s3 sync and a plain Go fetcher (BENCH_ROUNDS, default 3)
+	$(GO) test -tags integration -count=1 -timeout 60m -run '^TestFetchBenchmark$$' -v ./tests/bench/fetch/
 
 .PHONY: run
 run: ## the main job: a function built from S3 and pushed, on a local cluster

@@ -24,8 +24,9 @@ const (
 // maxLinkTarget bounds a symlink target read from an archive (Linux PATH_MAX).
 const maxLinkTarget = 4096
 
-// copyBufferSize is the chunk every copy into the tree uses.
-const copyBufferSize = 64 << 10
+// copyBufferSize is the chunk every copy into the tree uses. Reads of a
+// response body this large bypass the connection's 4 kB bufio buffer.
+const copyBufferSize = 32 << 10
 
 func badArchive(name string, err error) error {
 	return step.Errorf(step.CodeInput, ReasonBadArchive, "reading archive %s: %v; check that it is a valid %s", name, err, archiveWord(name))

@@ -99,7 +99,6 @@ func NewS3Client(ctx context.Context, cfg Config) (*s3.Client, error) {
 		// every request past those would open a new connection.
 		tr.MaxIdleConns = pool
 		tr.MaxIdleConnsPerHost = pool
-		tr.ReadBufferSize = copyBufferSize
 		tr.ResponseHeaderTimeout = stallTimeout
 	})
 	opts := []func(*config.LoadOptions) error{
