@@ -27,9 +27,8 @@ const (
 type Report struct {
 	URI string
 	Summary
-	Elapsed  time.Duration
-	Detail   string // source-specific, e.g. how objects were verified
-	Revision string // git: the commit fetched
+	Elapsed time.Duration
+	Detail  string // source-specific, e.g. how objects were verified
 }
 
 // detailer is implemented by sources that have more to say in the summary.
@@ -44,6 +43,9 @@ func Run(ctx context.Context, cfg Config, log io.Writer) error {
 	ref, err := ParseSource(cfg.Source, cfg.GitInsecure)
 	if err != nil {
 		return err
+	}
+	if ref.Kind != KindGit && cfg.Revision != "" {
+		return step.ConfigError("SOURCE_REVISION %q applies to git sources, and SOURCE is %s; leave it empty (use ?versionId= for an S3 archive version)", cfg.Revision, cfg.Source)
 	}
 	src, err := NewSource(ctx, cfg, ref)
 	if err != nil {

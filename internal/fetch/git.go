@@ -294,26 +294,18 @@ func (g *gitSource) writeTree(ctx context.Context, repo *git.Repository, t *Tree
 }
 
 func (g *gitSource) writeBlob(repo *git.Repository, h plumbing.Hash, rel string, mode treedigest.Mode, t *Tree, buf []byte) error {
-	blob, err := repo.BlobObject(h)
+	r, err := openBlob(repo, h, rel)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", rel, err)
-	}
-	r, err := blob.Reader()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", rel, err)
+		return err
 	}
 	defer r.Close()
 	return writeEntry(t, rel, mode, r, buf, g.shown)
 }
 
 func (g *gitSource) writeSymlink(repo *git.Repository, h plumbing.Hash, rel string, t *Tree) error {
-	blob, err := repo.BlobObject(h)
+	r, err := openBlob(repo, h, rel)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", rel, err)
-	}
-	r, err := blob.Reader()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", rel, err)
+		return err
 	}
 	defer r.Close()
 	target, err := readSymlinkTarget(r, rel)
@@ -321,6 +313,18 @@ func (g *gitSource) writeSymlink(repo *git.Repository, h plumbing.Hash, rel stri
 		return err
 	}
 	return t.Symlink(rel, target)
+}
+
+func openBlob(repo *git.Repository, h plumbing.Hash, rel string) (io.ReadCloser, error) {
+	blob, err := repo.BlobObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", rel, err)
+	}
+	r, err := blob.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", rel, err)
+	}
+	return r, nil
 }
 
 // transientGit: failures another attempt may cure (the network, a 5xx).

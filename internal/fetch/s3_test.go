@@ -301,6 +301,7 @@ func TestS3Refusals(t *testing.T) {
 		{name: "listing over the byte limit", source: "s3://bucket/fn/", edit: func(c *Config) { c.MaxBytes = 9 }, code: step.CodeInput, reason: ReasonTooLarge, text: "FETCH_MAX_BYTES=9"},
 		{name: "listing over the file limit", source: "s3://bucket/fn/", edit: func(c *Config) { c.MaxFiles = 1 }, code: step.CodeInput, reason: ReasonTooLarge, text: "FETCH_MAX_FILES=1"},
 		{name: "archive over the byte limit", source: "s3://bucket/fn/a.tar", edit: func(c *Config) { c.MaxBytes = 4 }, code: step.CodeInput, reason: ReasonTooLarge, text: "FETCH_MAX_BYTES=4"},
+		{name: "git revision for an S3 source", source: "s3://bucket/fn/", edit: func(c *Config) { c.Revision = "main" }, code: step.CodeConfig, reason: "InvalidConfig", text: "SOURCE_REVISION"},
 		{name: "bad endpoint", source: "s3://bucket/fn/", edit: func(c *Config) { c.S3Endpoint = "localhost:9000" }, code: step.CodeConfig, reason: "InvalidConfig", text: "S3_ENDPOINT"},
 		{name: "empty credentials workspace", source: "s3://bucket/fn/", edit: func(c *Config) { c.CredentialsDir = c.Dest + "-creds" }, code: step.CodeConfig, reason: "InvalidConfig", text: "neither a `credentials` nor a `config` file"},
 	}

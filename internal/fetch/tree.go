@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash"
 	"io/fs"
@@ -423,5 +422,3 @@ func processUmask() fs.FileMode {
 	}
 	return 0o777 // unknown: always chmod
 }
-
-var errNotEmpty = errors.New("not empty")

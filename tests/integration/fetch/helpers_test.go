@@ -46,13 +46,12 @@ func TestMain(m *testing.M) {
 
 // run is one execution of the step.
 type run struct {
-	code     int
-	stdout   string
-	stderr   string
-	dest     string
-	results  map[string]string
-	parent   string // DEST's parent folder: nothing may appear there
-	elapsedS float64
+	code    int
+	stdout  string
+	stderr  string
+	dest    string
+	results map[string]string
+	parent  string // DEST's parent folder: nothing may appear there
 }
 
 // fetch runs the binary with a clean environment: env plus a PATH, an empty

@@ -97,21 +97,31 @@ func list(ctx context.Context, client *s3.Client, bucket, prefix string, emit fu
 
 // getAll is the plain fetcher: what anyone writes first.
 func getAll(ctx context.Context, client *s3.Client, bucket, prefix, dest string) error {
-	keys := make(chan string, workers)
+	return parallel(func(emit func(string) error) error {
+		return list(ctx, client, bucket, prefix, emit)
+	}, func(key string) error {
+		return getOne(ctx, client, bucket, key, prefix, dest)
+	})
+}
+
+// parallel runs do on every item produce emits, with 32 workers; the first
+// error wins.
+func parallel(produce func(emit func(string) error) error, do func(string) error) error {
+	items := make(chan string, workers)
 	errs := make(chan error, workers+1)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for key := range keys {
-				if err := getOne(ctx, client, bucket, key, prefix, dest); err != nil {
+			for item := range items {
+				if err := do(item); err != nil {
 					errs <- err
 					return
 				}
 			}
 		})
 	}
-	errs <- list(ctx, client, bucket, prefix, func(k string) error { keys <- k; return nil })
-	close(keys)
+	errs <- produce(func(item string) error { items <- item; return nil })
+	close(items)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -150,36 +160,17 @@ func getOne(ctx context.Context, client *s3.Client, bucket, key, prefix, dest st
 // writeLocal copies src's files into dest with 32 workers: the cost of
 // creating and writing the files alone, with no network.
 func writeLocal(src, dest string, fsync bool) error {
-	paths := make(chan string, workers)
-	errs := make(chan error, workers+1)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for rel := range paths {
-				if err := copyFile(filepath.Join(src, rel), filepath.Join(dest, rel), fsync); err != nil {
-					errs <- err
-					return
-				}
+	return parallel(func(emit func(string) error) error {
+		return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
 			}
+			rel, _ := filepath.Rel(src, p)
+			return emit(rel)
 		})
-	}
-	errs <- filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		paths <- rel
-		return nil
+	}, func(rel string) error {
+		return copyFile(filepath.Join(src, rel), filepath.Join(dest, rel), fsync)
 	})
-	close(paths)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // copyFile writes from memory, as a fetcher does (no copy_file_range).
