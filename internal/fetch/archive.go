@@ -90,7 +90,7 @@ func ExtractTar(r io.Reader, name string, t *Tree) error {
 		switch h.Typeflag {
 		case tar.TypeDir:
 			err = t.Mkdir(rel)
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeGNUSparse: // the reader turns the old TypeRegA into TypeReg
 			err = writeEntry(t, rel, treedigest.ModeOf(fs.FileMode(h.Mode)&fs.ModePerm), tr, buf, name)
 		case tar.TypeSymlink:
 			err = t.Symlink(rel, h.Linkname)

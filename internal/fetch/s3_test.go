@@ -157,14 +157,18 @@ func (f *fakeS3) list(w http.ResponseWriter, prefix string) {
 	xml.NewEncoder(w).Encode(res)
 }
 
-// runS3 runs the whole step against an S3 endpoint and returns the error,
-// the results written, what DEST holds and the log.
-func runS3(t *testing.T, endpoint, source string, edit func(*Config)) (error, map[string]string, map[string]string, string) {
-	err, results, dest, log, _ := runS3Dest(t, endpoint, source, edit)
-	return err, results, dest, log
+// stepRun is one run of the whole step: its error, the results written, what
+// DEST holds (path -> content) and where, and the log.
+type stepRun struct {
+	err     error
+	results map[string]string
+	dest    map[string]string
+	destDir string
+	log     string
 }
 
-func runS3Dest(t *testing.T, endpoint, source string, edit func(*Config)) (error, map[string]string, map[string]string, string, string) {
+// runS3 runs the whole step against an S3 endpoint.
+func runS3(t *testing.T, endpoint, source string, edit func(*Config)) stepRun {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", "key")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -182,7 +186,7 @@ func runS3Dest(t *testing.T, endpoint, source string, edit func(*Config)) (error
 	}
 	var log bytes.Buffer
 	err := Run(context.Background(), cfg, &log)
-	return err, listDir(t, cfg.ResultsDir), listDir(t, cfg.Dest), log.String(), cfg.Dest
+	return stepRun{err: err, results: listDir(t, cfg.ResultsDir), dest: listDir(t, cfg.Dest), destDir: cfg.Dest, log: log.String()}
 }
 
 func TestS3PrefixFetch(t *testing.T) {
@@ -195,7 +199,8 @@ func TestS3PrefixFetch(t *testing.T) {
 		"fn-old/not-this.txt": {body: []byte("no")},
 	}
 	_, url := newFakeS3(t, objects)
-	err, results, dest, log, destDir := runS3Dest(t, url, "s3://bucket/fn", nil)
+	r := runS3(t, url, "s3://bucket/fn", nil)
+	err, results, dest, log, destDir := r.err, r.results, r.dest, r.log, r.destDir
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +236,8 @@ func TestS3IntegrityFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, url := newFakeS3(t, map[string]*fakeObject{"fn/a.txt": {body: []byte("fine")}, "fn/b.txt": tt.obj})
-			err, results, dest, _ := runS3(t, url, "s3://bucket/fn/", nil)
+			r := runS3(t, url, "s3://bucket/fn/", nil)
+			err, results, dest := r.err, r.results, r.dest
 			wantStepError(t, err, step.CodeUnavailable, ReasonChecksumMismatch, tt.text)
 			if len(results) != 0 || len(dest) != 0 {
 				t.Errorf("a failed fetch left results %v and DEST %v", names(results), names(dest))
@@ -246,7 +252,8 @@ func TestS3IntegrityFailures(t *testing.T) {
 func TestS3BrokenBodies(t *testing.T) {
 	t.Run("retried", func(t *testing.T) {
 		f, url := newFakeS3(t, map[string]*fakeObject{"fn/a.bin": {body: bytes.Repeat([]byte("a"), 100_000), cut: bodyAttempts - 1}})
-		err, results, dest, _ := runS3(t, url, "s3://bucket/fn/", nil)
+		r := runS3(t, url, "s3://bucket/fn/", nil)
+		err, results, dest := r.err, r.results, r.dest
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +266,8 @@ func TestS3BrokenBodies(t *testing.T) {
 	})
 	t.Run("gives up", func(t *testing.T) {
 		f, url := newFakeS3(t, map[string]*fakeObject{"fn/a.bin": {body: bytes.Repeat([]byte("a"), 100_000), cut: 1000}})
-		err, results, dest, _ := runS3(t, url, "s3://bucket/fn/", nil)
+		r := runS3(t, url, "s3://bucket/fn/", nil)
+		err, results, dest := r.err, r.results, r.dest
 		wantStepError(t, err, step.CodeUnavailable, "Unavailable", fmt.Sprintf("after %d attempts", bodyAttempts))
 		if len(results) != 0 || len(dest) != 0 {
 			t.Errorf("a failed fetch left results %v and DEST %v", names(results), names(dest))
@@ -274,7 +282,8 @@ func TestS3HostileKeys(t *testing.T) {
 	for _, key := range []string{"fn/../../evil", "fn/a/../../../evil", "fn//etc/passwd", `fn/..\..\evil`} {
 		t.Run(key, func(t *testing.T) {
 			_, url := newFakeS3(t, map[string]*fakeObject{"fn/ok.txt": {body: []byte("ok")}, key: {body: []byte("evil")}})
-			err, results, dest, _ := runS3(t, url, "s3://bucket/fn/", nil)
+			r := runS3(t, url, "s3://bucket/fn/", nil)
+			err, results, dest := r.err, r.results, r.dest
 			wantStepError(t, err, step.CodeInput, ReasonUnsafePath, "refusing to write it")
 			if len(results) != 0 || len(dest) != 0 {
 				t.Errorf("a refused fetch left results %v and DEST %v", names(results), names(dest))
@@ -314,7 +323,8 @@ func TestS3Refusals(t *testing.T) {
 			objs["fn/a.tar"] = &fakeObject{body: []byte("123456789")}
 			f, url := newFakeS3(t, objs)
 			f.status = tt.status
-			err, results, dest, _ := runS3(t, url, tt.source, tt.edit)
+			r := runS3(t, url, tt.source, tt.edit)
+			err, results, dest := r.err, r.results, r.dest
 			wantStepError(t, err, tt.code, tt.reason, tt.text)
 			if len(results) != 0 || len(dest) != 0 {
 				t.Errorf("a refused fetch left results %v and DEST %v", names(results), names(dest))
@@ -330,7 +340,8 @@ func TestS3CredentialsWorkspace(t *testing.T) {
 	_, url := newFakeS3(t, map[string]*fakeObject{"fn/a.txt": {body: []byte("a")}})
 	creds := t.TempDir()
 	os.WriteFile(filepath.Join(creds, "credentials"), []byte("[default]\naws_access_key_id = fromfile\naws_secret_access_key = fromfile-secret\n"), 0o600)
-	err, results, _, log := runS3(t, url, "s3://bucket/fn/", func(c *Config) { c.CredentialsDir = creds })
+	r := runS3(t, url, "s3://bucket/fn/", func(c *Config) { c.CredentialsDir = creds })
+	err, results, log := r.err, r.results, r.log
 	if err != nil || results[ResultFileCount] != "1" {
 		t.Fatalf("fetch with the credentials workspace: %v %v", err, results)
 	}
@@ -346,7 +357,8 @@ func TestS3ConcurrencyAndProgress(t *testing.T) {
 		objects[fmt.Sprintf("fn/node_modules/p%02d/f%03d.js", i%20, i)] = &fakeObject{body: b, crc32: crc32Of(b)}
 	}
 	_, url := newFakeS3(t, objects)
-	err, results, dest, log := runS3(t, url, "s3://bucket/fn/", func(c *Config) { c.Concurrency = 32; c.ProgressInterval = time.Microsecond })
+	r := runS3(t, url, "s3://bucket/fn/", func(c *Config) { c.Concurrency = 32; c.ProgressInterval = time.Microsecond })
+	err, results, dest, log := r.err, r.results, r.dest, r.log
 	if err != nil {
 		t.Fatal(err)
 	}
