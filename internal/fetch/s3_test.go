@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -43,6 +44,7 @@ type fakeObject struct {
 	etag  string // default: the MD5 of body
 	crc32 string // x-amz-checksum-crc32 (base64); "" for none
 	cut   int    // the first cut GETs send half the body and close
+	stall int    // the first stall GETs send half the body, then nothing
 }
 
 func TestMain(m *testing.M) {
@@ -112,6 +114,16 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(o.body)))
 	if o.crc32 != "" && r.Header.Get("x-amz-checksum-mode") == "ENABLED" {
 		w.Header().Set("x-amz-checksum-crc32", o.crc32)
+	}
+	if n <= o.stall {
+		w.WriteHeader(http.StatusOK)
+		w.Write(o.body[:len(o.body)/2])
+		w.(http.Flusher).Flush()
+		select { // until the client gives up on it
+		case <-r.Context().Done():
+		case <-time.After(15 * time.Second):
+		}
+		return
 	}
 	if n <= o.cut {
 		w.WriteHeader(http.StatusOK)
@@ -276,6 +288,36 @@ func TestS3BrokenBodies(t *testing.T) {
 			t.Errorf("GETs = %d, want %d (bounded)", n, bodyAttempts)
 		}
 	})
+}
+
+// TestS3StalledBodyIsRetried: a body that stops moving is abandoned after
+// the stall timeout and fetched again.
+func TestS3StalledBodyIsRetried(t *testing.T) {
+	body := bytes.Repeat([]byte("s"), 100_000)
+	f, url := newFakeS3(t, map[string]*fakeObject{"fn/slow.bin": {body: body, stall: 1}})
+	t.Setenv("AWS_ACCESS_KEY_ID", "key")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	client, err := NewS3Client(context.Background(), Config{S3Endpoint: url, Region: "us-east-1", Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewS3Source(client, SourceRef{Kind: KindS3Prefix, Bucket: "bucket", Key: "fn/"}, 2, Limits{MaxBytes: 1 << 20, MaxFiles: 10})
+	src.(*s3Source).stall = 200 * time.Millisecond
+	dest := filepath.Join(t.TempDir(), "dest")
+	start := time.Now()
+	rep, err := FetchInto(context.Background(), src, dest, false, Limits{MaxBytes: 1 << 20, MaxFiles: 10}, time.Hour, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dest, "slow.bin")); !bytes.Equal(got, body) || rep.Files != 1 {
+		t.Errorf("fetched %d bytes, %d files", len(got), rep.Files)
+	}
+	if n := f.Gets("fn/slow.bin"); n != 2 {
+		t.Errorf("GETs = %d, want 2 (the stalled one, then a good one)", n)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("took %s: the stall was not cut short", el)
+	}
 }
 
 func TestS3HostileKeys(t *testing.T) {

@@ -58,6 +58,8 @@ func TestFetchSurvivesTransientFaults(t *testing.T) {
 			return harness.Status(http.StatusInternalServerError)
 		case n%13 == 0:
 			return harness.Reset
+		case n%11 == 0:
+			return harness.Status(http.StatusServiceUnavailable) // SlowDown
 		case n%17 == 0 && k == 1:
 			return harness.CutBody(100)
 		}
