@@ -222,14 +222,14 @@ func (s *s3Source) fetchPrefix(ctx context.Context, t *Tree) error {
 			return context.Cause(ctx)
 		}
 	})
+	if listErr != nil {
+		cancel(listErr) // a refused key or page stops the downloads in flight
+	}
 	close(jobs)
 	wg.Wait()
 	// The first failure wins: a worker's error cancels the listing and the
 	// other workers, whose own errors are only its echo.
-	if cause := context.Cause(ctx); cause != nil {
-		return cause
-	}
-	return listErr
+	return context.Cause(ctx)
 }
 
 // list pages through the prefix, checks every key and the running totals,
