@@ -95,7 +95,7 @@ func newS3Source(ctx context.Context, cfg Config, ref SourceRef) (Source, error)
 func NewS3Client(ctx context.Context, cfg Config) (*s3.Client, error) {
 	pool := 2*cfg.Concurrency + 4
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		// The default keeps 2 idle connections per host: with 32 workers
+		// The SDK keeps 10 idle connections per host: with 32 workers
 		// every request past those would open a new connection.
 		tr.MaxIdleConns = pool
 		tr.MaxIdleConnsPerHost = pool
