@@ -58,7 +58,11 @@ system-deps: ## install the Debian packages the tests need (tests/tools/debian-p
 	@tests/tools/install-debian-packages.sh
 
 .PHONY: bench
-bench: bench-verify ## benchmarks side by side with the tools users would pick instead
+bench: bench-fetch bench-verify ## benchmarks side by side with the tools users would pick instead
+
+.PHONY: bench-fetch
+bench-fetch: tools ## fetch-code vs aws s3 sync and a plain Go fetcher (BENCH_ROUNDS, default 3)
+	$(GO) test -tags integration -count=1 -timeout 60m -run '^TestFetchBenchmark$$' -v ./tests/bench/fetch/
 
 .PHONY: bench-verify
 bench-verify: tools build ## verify-image vs crane digest+manifest+config+validate (BENCH_RUNS=5)

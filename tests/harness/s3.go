@@ -27,17 +27,42 @@ type S3 struct {
 	Process   *Process
 }
 
+// S3Options changes how StartS3With starts the server.
+type S3Options struct {
+	// Versioning gives the posix backend a versioning folder, so that a
+	// bucket can turn versioning on (PutBucketVersioning) and keep versions.
+	Versioning bool
+	// KeepAlive keeps connections open between requests, as AWS S3 does
+	// (versitygw closes each one by default): for benchmarks.
+	KeepAlive bool
+}
+
 // StartS3 starts versitygw on a free port and waits until it answers.
 func StartS3(t testing.TB) *S3 {
+	t.Helper()
+	return StartS3With(t, S3Options{})
+}
+
+// StartS3With is StartS3 with options.
+func StartS3With(t testing.TB, opts S3Options) *S3 {
 	t.Helper()
 	bin := Tool(t, VersityGW)
 	s := &S3{Region: "us-east-1", AccessKey: "lambdabuilder", SecretKey: "lambdabuilder-secret", Root: filepath.Join(t.TempDir(), "s3")}
 	if err := os.MkdirAll(s.Root, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	posix := []string{"posix"}
+	if opts.Versioning {
+		// versitygw refuses a versioning folder inside its root.
+		posix = append(posix, "--versioning-dir", t.TempDir())
+	}
 	addr := FreeAddr(t)
 	s.Endpoint = "http://" + addr
-	s.Process = Start(t, "versitygw", []string{bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--quiet", "posix", s.Root})
+	args := []string{bin, "--port", addr, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--quiet"}
+	if opts.KeepAlive {
+		args = append(args, "--keep-alive")
+	}
+	s.Process = Start(t, "versitygw", append(append(args, posix...), s.Root))
 	s.Process.WaitReady(t, 20*time.Second, func(ctx context.Context) error {
 		// Any HTTP answer (403 to an anonymous request) means it serves.
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/", nil)
