@@ -2,6 +2,7 @@ package step
 
 import (
 	"context"
+	"os"
 	"reflect"
 	"strings"
 
@@ -15,11 +16,45 @@ func LoadConfig(ctx context.Context, cfg any) error {
 }
 
 // LoadConfigFrom is LoadConfig with an explicit source, for tests.
+//
+// Any variable NAME may instead be given as NAME_FILE, the path of a file
+// holding the value (its trailing newline dropped). Steps of one Task pass
+// values to later steps this way: `IMAGE_DIGEST_FILE: $(results.IMAGE_DIGEST.path)`
+// reads what an earlier step wrote, which Tekton cannot substitute in env.
 func LoadConfigFrom(ctx context.Context, cfg any, lookuper envconfig.Lookuper) error {
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: lookuper}); err != nil {
+	files := &fileLookuper{next: lookuper}
+	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: files})
+	if files.err != nil {
+		return files.err
+	}
+	if err != nil {
 		return ConfigError("invalid configuration: %s", nameVariable(err.Error(), cfg))
 	}
 	return nil
+}
+
+// fileLookuper answers NAME from NAME_FILE when NAME itself is unset or empty.
+type fileLookuper struct {
+	next envconfig.Lookuper
+	err  error
+}
+
+func (f *fileLookuper) Lookup(key string) (string, bool) {
+	if v, ok := f.next.Lookup(key); ok && v != "" {
+		return v, true
+	}
+	path, ok := f.next.Lookup(key + "_FILE")
+	if !ok || path == "" {
+		return f.next.Lookup(key)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if f.err == nil {
+			f.err = ConfigError("%s_FILE: reading %s for %s: %v (an earlier step should have written it)", key, path, key, err)
+		}
+		return "", false
+	}
+	return strings.TrimRight(string(b), "\r\n"), true
 }
 
 // MapLookuper is a Lookuper over a map, for tests and for callers that build

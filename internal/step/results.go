@@ -48,14 +48,10 @@ type ResultWriter struct {
 	Budget int // total bytes allowed over all results of one Write; <=0 means DefaultResultsBudget
 }
 
-// Write checks every result first (name, total size) and only then writes
-// them, each atomically, so a rejected set leaves no result behind.
+// Write checks every result first (names, and the termination message they
+// make within the budget) and only then writes them, each atomically, so a
+// rejected set leaves no result behind.
 func (w ResultWriter) Write(results ...Result) error {
-	budget := w.Budget
-	if budget <= 0 {
-		budget = DefaultResultsBudget
-	}
-	total := 0
 	seen := map[string]bool{}
 	for _, r := range results {
 		if !resultName.MatchString(r.Name) {
@@ -65,11 +61,10 @@ func (w ResultWriter) Write(results ...Result) error {
 			return Errorf(CodeInternal, "InvalidResult", "result %s written twice", r.Name)
 		}
 		seen[r.Name] = true
-		total += len(r.Value)
 	}
-	if total > budget {
+	if size, budget := w.Size(results...), w.budget(); size > budget {
 		return Errorf(CodeInternal, "ResultsTooLarge",
-			"results take %d bytes, over the budget of %d bytes (Tekton's max-result-size); shorten them or raise RESULTS_BUDGET with the cluster's max-result-size", total, budget)
+			"results make a %d-byte termination message, over the budget of %d bytes (Tekton's max-result-size); shorten them or raise RESULTS_BUDGET with the cluster's max-result-size", size, budget)
 	}
 	if err := os.MkdirAll(w.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating results folder: %w", err)
@@ -80,6 +75,53 @@ func (w ResultWriter) Write(results ...Result) error {
 		}
 	}
 	return nil
+}
+
+// Fits tells whether writing results would stay within the budget.
+func (w ResultWriter) Fits(results ...Result) bool { return w.Size(results...) <= w.budget() }
+
+func (w ResultWriter) budget() int {
+	if w.Budget <= 0 {
+		return DefaultResultsBudget
+	}
+	return w.Budget
+}
+
+// startedAtEntry is the entry Tekton's entrypoint adds to every step's
+// termination message besides the results.
+const startedAtEntry = `{"key":"StartedAt","value":"2006-01-02T15:04:05.000Z","type":3}`
+
+// Size is the length of the termination message Tekton's entrypoint writes
+// after this step: the JSON of every result file in Dir (a step also reports
+// what earlier steps of the same Task wrote there) with these results
+// replacing or joining them, plus its StartedAt entry. Tekton refuses a
+// message over max-result-size, so this, not the raw values, is what the
+// budget bounds.
+func (w ResultWriter) Size(results ...Result) int {
+	values := map[string]string{}
+	if entries, err := os.ReadDir(w.Dir); err == nil {
+		for _, e := range entries {
+			if e.Type().IsRegular() && resultName.MatchString(e.Name()) {
+				if b, err := os.ReadFile(filepath.Join(w.Dir, e.Name())); err == nil {
+					values[e.Name()] = string(b)
+				}
+			}
+		}
+	}
+	for _, r := range results {
+		values[r.Name] = r.Value
+	}
+	type runResult struct { // Tekton's result.RunResult as it is encoded
+		Key   string `json:"key"`
+		Value string `json:"value"`
+		Type  int    `json:"type"`
+	}
+	entries := make([]runResult, 0, len(values))
+	for k, v := range values {
+		entries = append(entries, runResult{k, v, 1})
+	}
+	b, _ := json.Marshal(entries)
+	return len(b) + len(",") + len(startedAtEntry)
 }
 
 // writeFileAtomic writes through a temporary file and a rename so a reader

@@ -79,6 +79,21 @@ func TestLoadConfig(t *testing.T) {
 			want: demoConfig{Source: "s3://b/p/", Workers: 4, ResultsConfig: ResultsConfig{ResultsDir: "/tmp/r", ResultsBudget: 100}},
 		},
 		{name: "missing required", env: map[string]string{}, wantErr: "SOURCE"},
+		{
+			name: "value from a file an earlier step wrote",
+			env:  map[string]string{"SOURCE_FILE": "testdata/source.txt", "WORKERS_FILE": "testdata/no-such-file"},
+			wantErr: "WORKERS_FILE: reading testdata/no-such-file",
+		},
+		{
+			name: "set value wins over its file",
+			env:  map[string]string{"SOURCE": "s3://direct/", "SOURCE_FILE": "testdata/source.txt"},
+			want: demoConfig{Source: "s3://direct/", Workers: 32, ResultsConfig: ResultsConfig{ResultsDir: "/tekton/results", ResultsBudget: 4096}},
+		},
+		{
+			name: "file value, trailing newline dropped",
+			env:  map[string]string{"SOURCE_FILE": "testdata/source.txt"},
+			want: demoConfig{Source: "s3://from-file/fn/", Workers: 32, ResultsConfig: ResultsConfig{ResultsDir: "/tekton/results", ResultsBudget: 4096}},
+		},
 		{name: "bad number", env: map[string]string{"SOURCE": "x", "WORKERS": "many"}, wantErr: "WORKERS"},
 	}
 	for _, tt := range tests {
@@ -109,8 +124,9 @@ func TestResultWriter(t *testing.T) {
 		wantErr string
 	}{
 		{name: "writes each result", results: []Result{{"IMAGE_DIGEST", "sha256:abc"}, {"IMAGE_URL", "r/x:1"}}},
-		{name: "exact budget is fine", budget: 6, results: []Result{{"A", "123"}, {"B", "456"}}},
-		{name: "over budget", budget: 5, results: []Result{{"A", "123"}, {"B", "456"}}, wantErr: "over the budget of 5 bytes"},
+		{name: "exact budget is fine", budget: 135, results: []Result{{"A", "123"}, {"B", "456"}}},
+		{name: "over budget", budget: 134, results: []Result{{"A", "123"}, {"B", "456"}}, wantErr: "over the budget of 134 bytes"},
+		{name: "escaping counts", budget: 200, results: []Result{{"A", strings.Repeat(`"`, 60)}}, wantErr: "over the budget of 200 bytes"},
 		{name: "default budget", results: []Result{{"BIG", strings.Repeat("x", DefaultResultsBudget+1)}}, wantErr: "budget of 4096"},
 		{name: "bad name", results: []Result{{"../evil", "x"}}, wantErr: "not a valid Tekton result name"},
 		{name: "duplicate", results: []Result{{"A", "x"}, {"A", "y"}}, wantErr: "written twice"},
@@ -142,6 +158,30 @@ func TestResultWriter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSizeModelsTheTerminationMessage pins Size to the message Tekton's
+// entrypoint writes: [{"key":..,"value":..,"type":1},...] plus StartedAt.
+func TestSizeModelsTheTerminationMessage(t *testing.T) {
+	w := ResultWriter{Dir: t.TempDir()}
+	want := len(`[{"key":"A","value":"123","type":1},{"key":"B","value":"456","type":1}]`) + 1 + len(startedAtEntry)
+	if got := w.Size(Result{"A", "123"}, Result{"B", "456"}); got != want {
+		t.Errorf("Size = %d, want %d", got, want)
+	}
+	// An earlier step of the same Task left a result: this step reports it too.
+	if err := w.Write(Result{"EARLIER", strings.Repeat("x", 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Size(Result{"A", "123"}); got < 1000 {
+		t.Errorf("Size = %d ignores the 1000-byte result already in the folder", got)
+	}
+	w.Budget = 1000
+	if w.Fits(Result{"A", "1"}) {
+		t.Error("Fits is true although the folder already holds 1000 bytes")
+	}
+	if err := w.Write(Result{"A", "1"}); err == nil {
+		t.Error("Write accepted results over the budget")
 	}
 }
 

@@ -109,26 +109,29 @@ func (r Report) Get(check string) (Result, bool) {
 	return Result{}, false
 }
 
-// Results are the step's Tekton results: VERIFIED and REPORT, together within
-// budget bytes. Details shrink to fit (the same input always gives the same
-// output); the names and verdicts are never dropped.
-func (r Report) Results(budget int) ([]step.Result, error) {
-	verified := fmt.Sprint(r.Verified())
-	report, err := r.encode(budget - len(verified))
+// Results are the step's Tekton results: VERIFIED and REPORT, shrunk until
+// fits accepts them (the results writer's budget, which also counts what
+// earlier steps of the Task reported). Details shrink to fit (the same input
+// always gives the same output); the names and verdicts are never dropped.
+func (r Report) Results(fits func(...step.Result) bool) ([]step.Result, error) {
+	verified := step.Result{Name: "VERIFIED", Value: fmt.Sprint(r.Verified())}
+	report, err := r.encode(func(report string) bool {
+		return fits(verified, step.Result{Name: "REPORT", Value: report})
+	})
 	if err != nil {
 		return nil, err
 	}
-	return []step.Result{{Name: "VERIFIED", Value: verified}, {Name: "REPORT", Value: report}}, nil
+	return []step.Result{verified, {Name: "REPORT", Value: report}}, nil
 }
 
 // truncMark ends a detail that was cut to fit the budget.
 const truncMark = "…"
 
 // encode is the compact JSON array, details cut to the longest common length
-// that fits in budget bytes.
-func (r Report) encode(budget int) (string, error) {
+// that fits.
+func (r Report) encode(fits func(string) bool) (string, error) {
 	full, err := r.withDetailsCut(-1)
-	if err != nil || len(full) <= budget {
+	if err != nil || fits(full) {
 		return full, err
 	}
 	longest := 0
@@ -143,7 +146,7 @@ func (r Report) encode(budget int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if len(s) <= budget {
+		if fits(s) {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -153,8 +156,8 @@ func (r Report) encode(budget int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(s) > budget {
-		return "", fmt.Errorf("report of %d checks needs %d bytes even without details, over the %d left in the results budget", len(r), len(s), budget)
+	if !fits(s) {
+		return "", fmt.Errorf("report of %d checks needs %d bytes even without details, more than the results budget leaves", len(r), len(s))
 	}
 	return s, nil
 }

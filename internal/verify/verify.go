@@ -41,7 +41,7 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 		return err
 	}
 	rep.Print(o.log())
-	results, err := rep.Results(cfg.ResultsBudget)
+	results, err := rep.Results(cfg.Writer().Fits)
 	if err != nil {
 		return err
 	}
