@@ -80,8 +80,8 @@ func TestLoadConfig(t *testing.T) {
 		},
 		{name: "missing required", env: map[string]string{}, wantErr: "SOURCE"},
 		{
-			name: "value from a file an earlier step wrote",
-			env:  map[string]string{"SOURCE_FILE": "testdata/source.txt", "WORKERS_FILE": "testdata/no-such-file"},
+			name:    "value from a file an earlier step wrote",
+			env:     map[string]string{"SOURCE_FILE": "testdata/source.txt", "WORKERS_FILE": "testdata/no-such-file"},
 			wantErr: "WORKERS_FILE: reading testdata/no-such-file",
 		},
 		{
