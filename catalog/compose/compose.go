@@ -1,0 +1,420 @@
+// Package compose generates a Task whose steps are the steps of single-step
+// Tasks, so each step is written once: tasks/function-build is made from
+// fetch-code, render-dockerfile, kaniko-build and verify-image, in one pod.
+// `make generate` writes the result; the catalog lint fails when a committed
+// generated Task differs from what its parts give.
+//
+// It works on the YAML node tree, not on Tekton's Go types, so the parts'
+// comments (why a securityContext is what it is) survive into the output.
+package compose
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Part is one single-step Task composed into the combined Task.
+type Part struct {
+	Task    string // the folder under tasks/
+	Version string
+	// Rename gives params another name in the combined Task, where a param
+	// of the same name means something else in another part.
+	Rename map[string]string
+	// Wire feeds params from results an earlier part writes (param -> result):
+	// the param disappears, and the step's env NAME: $(params.P) becomes
+	// NAME_FILE: $(results.R.path), read by internal/step's config loader.
+	Wire map[string]string
+}
+
+func (p Part) path() string { return filepath.Join("tasks", p.Task, p.Version, p.Task+".yaml") }
+
+// Spec describes one generated Task.
+type Spec struct {
+	Name        string
+	Version     string
+	DisplayName string
+	Categories  string
+	Tags        string
+	Description string
+	Parts       []Part
+}
+
+// Path is where the generated Task lives, relative to the repository root.
+func (s Spec) Path() string {
+	return filepath.Join("tasks", s.Name, s.Version, s.Name+".yaml")
+}
+
+const kanikoStepAnnotation = "lambda-builder.dev/kaniko-step"
+
+// combined collects the parts' sections in order.
+type combined struct {
+	params, workspaces, results, volumes, steps []*yaml.Node
+	writtenBy                                   map[string]string // result -> part
+	kanikoStep, minVersion, platforms           string
+}
+
+// Generate reads the parts under root and returns the combined Task's YAML.
+func Generate(root string, s Spec) ([]byte, error) {
+	c := &combined{writtenBy: map[string]string{}}
+	for _, p := range s.Parts {
+		if err := c.add(root, p); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.path(), err)
+		}
+	}
+	return c.encode(s)
+}
+
+func (c *combined) add(root string, p Part) error {
+	data, err := os.ReadFile(filepath.Join(root, p.path()))
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) != 1 || valueOf(get(doc.Content[0], "kind")) != "Task" {
+		return fmt.Errorf("not a single Task document")
+	}
+	task := doc.Content[0]
+	spec := get(task, "spec")
+	for _, unsupported := range []string{"stepTemplate", "sidecars"} {
+		if get(spec, unsupported) != nil {
+			return fmt.Errorf("has a %s: a composed step must carry everything itself", unsupported)
+		}
+	}
+	if err := c.annotations(get(get(task, "metadata"), "annotations")); err != nil {
+		return err
+	}
+	for _, old := range sortedKeys(p.Rename) {
+		if err := renameParam(spec, old, p.Rename[old]); err != nil {
+			return err
+		}
+	}
+	for _, param := range sortedKeys(p.Wire) {
+		result := p.Wire[param]
+		if _, ok := c.writtenBy[result]; !ok {
+			return fmt.Errorf("Wire: param %s from result %s, which no earlier part writes", param, result)
+		}
+		if err := wireParam(spec, param, result); err != nil {
+			return err
+		}
+	}
+	if err := c.mergeParams(items(spec, "params")); err != nil {
+		return err
+	}
+	if err := c.mergeWorkspaces(items(spec, "workspaces")); err != nil {
+		return err
+	}
+	for _, r := range items(spec, "results") {
+		name := valueOf(get(r, "name"))
+		if by, ok := c.writtenBy[name]; ok {
+			return fmt.Errorf("result %s is also written by %s", name, by)
+		}
+		c.writtenBy[name] = p.Task
+		c.results = append(c.results, r)
+	}
+	if err := appendUnique(&c.volumes, items(spec, "volumes"), "volume"); err != nil {
+		return err
+	}
+	return appendUnique(&c.steps, items(spec, "steps"), "step")
+}
+
+// annotations carries what the combined Task must keep from a part: the
+// Kaniko step's name (the lint's one exception), the highest minimum Tekton
+// version, and the platforms (which must agree).
+func (c *combined) annotations(ann *yaml.Node) error {
+	if k := valueOf(get(ann, kanikoStepAnnotation)); k != "" {
+		if c.kanikoStep != "" {
+			return fmt.Errorf("a second part names a Kaniko step (%s, then %s)", c.kanikoStep, k)
+		}
+		c.kanikoStep = k
+	}
+	if v := valueOf(get(ann, "tekton.dev/pipelines.minVersion")); versionLess(c.minVersion, v) {
+		c.minVersion = v
+	}
+	switch pl := valueOf(get(ann, "tekton.dev/platforms")); {
+	case c.platforms == "":
+		c.platforms = pl
+	case pl != c.platforms:
+		return fmt.Errorf("platforms %q differ from an earlier part's %q", pl, c.platforms)
+	}
+	return nil
+}
+
+// mergeParams keeps the first declaration of a param two parts share; they
+// must agree on its type, or one of them needs a Rename.
+func (c *combined) mergeParams(params []*yaml.Node) error {
+	for _, p := range params {
+		name := valueOf(get(p, "name"))
+		if prev := findNamed(c.params, name); prev != nil {
+			if typeOf(prev) != typeOf(p) {
+				return fmt.Errorf("param %s is a %s here and a %s in an earlier part: give one a Rename", name, typeOf(p), typeOf(prev))
+			}
+			continue
+		}
+		c.params = append(c.params, p)
+	}
+	return nil
+}
+
+func typeOf(param *yaml.Node) string {
+	if t := valueOf(get(param, "type")); t != "" {
+		return t
+	}
+	return "string"
+}
+
+// mergeWorkspaces shares a workspace two parts declare: it is optional or
+// read-only only if both say so, and a mountPath must agree.
+func (c *combined) mergeWorkspaces(ws []*yaml.Node) error {
+	for _, w := range ws {
+		name := valueOf(get(w, "name"))
+		prev := findNamed(c.workspaces, name)
+		if prev == nil {
+			c.workspaces = append(c.workspaces, w)
+			continue
+		}
+		for _, flag := range []string{"optional", "readOnly"} {
+			if valueOf(get(prev, flag)) == "true" && valueOf(get(w, flag)) != "true" {
+				set(prev, flag, "false")
+			}
+		}
+		switch a, b := valueOf(get(prev, "mountPath")), valueOf(get(w, "mountPath")); {
+		case b == "" || a == b:
+		case a == "":
+			set(prev, "mountPath", b)
+		default:
+			return fmt.Errorf("workspace %s: mountPath %s differs from an earlier part's %s", name, b, a)
+		}
+	}
+	return nil
+}
+
+func appendUnique(dst *[]*yaml.Node, add []*yaml.Node, what string) error {
+	for _, n := range add {
+		name := valueOf(get(n, "name"))
+		if findNamed(*dst, name) != nil {
+			return fmt.Errorf("%s %s is also in an earlier part", what, name)
+		}
+		*dst = append(*dst, n)
+	}
+	return nil
+}
+
+// renameParam renames a param and every reference to it in the part.
+func renameParam(spec *yaml.Node, old, new string) error {
+	p := findNamed(items(spec, "params"), old)
+	if p == nil {
+		return fmt.Errorf("Rename: no param %s", old)
+	}
+	get(p, "name").Value = new
+	walkScalars(spec, func(n *yaml.Node) {
+		for _, form := range []string{"$(params.%s)", "$(params.%s[*])"} {
+			n.Value = strings.ReplaceAll(n.Value, fmt.Sprintf(form, old), fmt.Sprintf(form, new))
+		}
+	})
+	return nil
+}
+
+// wireParam replaces a param by a result an earlier step wrote: the param is
+// dropped and its env entries read the result file instead.
+func wireParam(spec *yaml.Node, param, result string) error {
+	params := get(spec, "params")
+	if params == nil || findNamed(params.Content, param) == nil {
+		return fmt.Errorf("Wire: no param %s", param)
+	}
+	params.Content = without(params.Content, param)
+	ref := fmt.Sprintf("$(params.%s)", param)
+	wired := 0
+	for _, s := range items(spec, "steps") {
+		for _, env := range items(s, "env") {
+			if v := get(env, "value"); v != nil && v.Value == ref {
+				name := get(env, "name")
+				name.Value += "_FILE"
+				v.Value = fmt.Sprintf("$(results.%s.path)", result)
+				wired++
+			}
+		}
+	}
+	var stray []string
+	walkScalars(spec, func(n *yaml.Node) {
+		if strings.Contains(n.Value, "$(params."+param) {
+			stray = append(stray, n.Value)
+		}
+	})
+	switch {
+	case len(stray) > 0:
+		return fmt.Errorf("Wire: param %s is used outside an env value (%q): only env entries can read a result file", param, stray[0])
+	case wired == 0:
+		return fmt.Errorf("Wire: param %s is not passed to any step through env", param)
+	}
+	return nil
+}
+
+// encode writes the combined Task with its metadata and a header saying
+// where it comes from.
+func (c *combined) encode(s Spec) ([]byte, error) {
+	var sources []string
+	for _, p := range s.Parts {
+		sources = append(sources, p.path())
+	}
+	ann := mapping(
+		"tekton.dev/pipelines.minVersion", c.minVersion,
+		"tekton.dev/categories", s.Categories,
+		"tekton.dev/tags", s.Tags,
+		"tekton.dev/displayName", s.DisplayName,
+		"tekton.dev/platforms", c.platforms,
+	)
+	if c.kanikoStep != "" {
+		ann.Content = append(ann.Content, scalar(kanikoStepAnnotation), scalar(c.kanikoStep))
+	}
+	spec := mapping("description", s.Description)
+	spec.Content[1].Style = yaml.FoldedStyle
+	for _, section := range []struct {
+		key   string
+		nodes []*yaml.Node
+	}{{"workspaces", c.workspaces}, {"params", c.params}, {"results", c.results}, {"volumes", c.volumes}, {"steps", c.steps}} {
+		if len(section.nodes) > 0 {
+			spec.Content = append(spec.Content, scalar(section.key), &yaml.Node{Kind: yaml.SequenceNode, Content: section.nodes})
+		}
+	}
+	task := mapping("apiVersion", "tekton.dev/v1", "kind", "Task")
+	task.Content = append(task.Content,
+		scalar("metadata"), &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+			scalar("name"), scalar(s.Name),
+			scalar("labels"), mapping("app.kubernetes.io/version", s.Version),
+			scalar("annotations"), ann,
+		}},
+		scalar("spec"), spec)
+	task.HeadComment = "Generated by `make generate` (catalog/compose) from\n  " + strings.Join(sources, "\n  ") +
+		"\nEdit those (or the spec in catalog/compose), not this file: the catalog\nlint fails when this file differs from what they generate."
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{task}}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Node helpers.
+
+func get(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func set(m *yaml.Node, key, value string) {
+	if v := get(m, key); v != nil {
+		v.Value, v.Tag = value, ""
+		return
+	}
+	m.Content = append(m.Content, scalar(key), scalar(value))
+}
+
+func valueOf(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
+
+func items(m *yaml.Node, key string) []*yaml.Node {
+	if s := get(m, key); s != nil && s.Kind == yaml.SequenceNode {
+		return s.Content
+	}
+	return nil
+}
+
+func findNamed(list []*yaml.Node, name string) *yaml.Node {
+	for _, n := range list {
+		if valueOf(get(n, "name")) == name {
+			return n
+		}
+	}
+	return nil
+}
+
+func without(list []*yaml.Node, name string) []*yaml.Node {
+	var out []*yaml.Node
+	for _, n := range list {
+		if valueOf(get(n, "name")) != name {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func walkScalars(n *yaml.Node, f func(*yaml.Node)) {
+	if n.Kind == yaml.ScalarNode {
+		f(n)
+	}
+	for _, c := range n.Content {
+		walkScalars(c, f)
+	}
+}
+
+func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+
+func mapping(kv ...string) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v := scalar(kv[i+1])
+		if strings.ContainsAny(kv[i+1], ":#") || kv[i+1] == "" || looksNumeric(kv[i+1]) {
+			v.Style = yaml.DoubleQuotedStyle
+		}
+		m.Content = append(m.Content, scalar(kv[i]), v)
+	}
+	return m
+}
+
+func looksNumeric(s string) bool {
+	return strings.Trim(s, "0123456789.") == ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// versionLess compares dotted versions numerically ("1.9.0" < "1.10.0").
+func versionLess(a, b string) bool {
+	if a == "" {
+		return b != ""
+	}
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			fmt.Sscan(as[i], &x)
+		}
+		if i < len(bs) {
+			fmt.Sscan(bs[i], &y)
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
