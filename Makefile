@@ -15,6 +15,10 @@ TOOLS_BIN := $(LB_TOOLS_DIR)/bin
 # Pinned tool versions: bumping one rebuilds only that tool.
 VERSITYGW_VERSION   := v1.8.0
 STATICCHECK_VERSION := v0.8.2
+# The Kaniko executor image (catalog/kaniko) is built from these, from source.
+KANIKO_VERSION      := v1.25.16
+ECR_LOGIN_VERSION   := v0.13.0
+KANIKO_REPO         ?= lambda-builder/kaniko-executor
 
 CMDS := $(notdir $(wildcard cmd/*))
 TEST_FLAGS ?=
@@ -50,6 +54,17 @@ lint: tools ## gofmt, go vet, staticcheck (the catalog lint runs with the unit t
 tools: system-deps ## build the pinned test tools once into TOOLS_DIR
 	@tests/tools/go-install.sh versitygw $(VERSITYGW_VERSION) github.com/versity/versitygw/cmd/versitygw
 	@tests/tools/go-install.sh staticcheck $(STATICCHECK_VERSION) honnef.co/go/tools/cmd/staticcheck
+	@GO_LDFLAGS="-X github.com/chainguard-dev/kaniko/pkg/version.version=$(KANIKO_VERSION)" \
+	  tests/tools/go-build-module.sh kaniko $(KANIKO_VERSION) github.com/chainguard-dev/kaniko kaniko-executor=./cmd/executor
+	@tests/tools/go-install.sh docker-credential-ecr-login $(ECR_LOGIN_VERSION) github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login
+
+.PHONY: kaniko-image
+kaniko-image: tools ## build the Kaniko executor image from source, push it to REGISTRY, print repository@digest
+	@test -n "$(REGISTRY)" || { echo "usage: make kaniko-image REGISTRY=host:port [KANIKO_REPO=$(KANIKO_REPO)]" >&2; exit 1; }
+	@$(GO) run ./catalog/cmd/kaniko-image --executor $(TOOLS_BIN)/kaniko-executor \
+	  --ecr-login $(TOOLS_BIN)/docker-credential-ecr-login \
+	  --kaniko-version $(KANIKO_VERSION) --ecr-login-version $(ECR_LOGIN_VERSION) \
+	  $(REGISTRY)/$(KANIKO_REPO):$(KANIKO_VERSION)
 
 .PHONY: system-deps
 system-deps: ## install the Debian packages the tests need (tests/tools/debian-packages)
