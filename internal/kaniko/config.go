@@ -72,8 +72,9 @@ var ownedFlags = map[string]string{
 }
 
 // tuningFlags are the seed ADR's production flags, kept by the corpus:
-// snapshot by mtime/size/mode (redo), uncompressed cache layers (less memory).
-var tuningFlags = []string{"--snapshot-mode=redo", "--compressed-caching=false", "--use-new-run"}
+// snapshot by mtime/size/mode (redo), uncompressed cache layers (less memory);
+// plain text logs (no colour codes in Tekton logs).
+var tuningFlags = []string{"--snapshot-mode=redo", "--compressed-caching=false", "--use-new-run", "--log-format=text"}
 
 // Plan validates the configuration and the step's arguments (BUILD_ARGS
 // elements, then a literal "--", then EXTRA_ARGS elements) and returns the
