@@ -71,10 +71,11 @@ var ownedFlags = map[string]string{
 	"kaniko-dir":                      "the executor image layout",
 }
 
-// tuningFlags are the seed ADR's production flags, kept by the corpus:
-// snapshot by mtime/size/mode (redo), uncompressed cache layers (less memory);
-// plain text logs (no colour codes in Tekton logs).
-var tuningFlags = []string{"--snapshot-mode=redo", "--compressed-caching=false", "--use-new-run", "--log-format=text"}
+// tuningFlags: snapshot by mtime/size/mode (redo), uncompressed cache layers
+// (less memory), plain text logs (no colour codes in Tekton logs). The seed
+// ADR's --use-new-run is left out: with it a RUN that deletes files from the
+// base image keeps them in the image (corpus case delete-from-base).
+var tuningFlags = []string{"--compressed-caching=false", "--log-format=text"}
 
 // Plan validates the configuration and the step's arguments (BUILD_ARGS
 // elements, then a literal "--", then EXTRA_ARGS elements) and returns the

@@ -162,6 +162,9 @@ type Build struct {
 	Params       map[string]pipelinev1.ParamValue
 	Source       string // the source workspace
 	DockerConfig string // the optional dockerconfig workspace, "" when unbound
+	// Adjust changes the resolved step before it runs: only the capability
+	// measurements use it, to run the corpus with one capability less.
+	Adjust func(*Step)
 }
 
 // Run resolves the Task's Kaniko step for b with Tekton's substitution and
@@ -188,6 +191,9 @@ func (e *Env) Run(ctx context.Context, t testing.TB, b Build) *Outcome {
 	st, err := ResolveStep(task, params, bound)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if b.Adjust != nil {
+		b.Adjust(st)
 	}
 	if st.Image != e.ImageRef {
 		t.Fatalf("the step runs image %q, want the executor under test %q", st.Image, e.ImageRef)
