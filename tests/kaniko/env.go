@@ -34,7 +34,9 @@ type Env struct {
 func StateParent() string { return filepath.Join(os.TempDir(), "lbk-kaniko") }
 
 // ProcessDir is this process's folder under StateParent.
-func ProcessDir() string { return filepath.Join(StateParent(), fmt.Sprintf("%s%d", Prefix, os.Getpid())) }
+func ProcessDir() string {
+	return filepath.Join(StateParent(), fmt.Sprintf("%s%d", Prefix, os.Getpid()))
+}
 
 // Setup builds and pushes the executor image and prepares the runner. The
 // caller's cleanup removes the process folder.

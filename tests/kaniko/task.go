@@ -120,8 +120,10 @@ func EmptyDirs(t *v1.Task) map[string]bool {
 }
 
 // String and Array make param values.
-func String(s string) v1.ParamValue    { return *v1.NewStructuredValues(s) }
-func Array(a ...string) v1.ParamValue { return v1.ParamValue{Type: v1.ParamTypeArray, ArrayVal: append([]string{}, a...)} }
+func String(s string) v1.ParamValue { return *v1.NewStructuredValues(s) }
+func Array(a ...string) v1.ParamValue {
+	return v1.ParamValue{Type: v1.ParamTypeArray, ArrayVal: append([]string{}, a...)}
+}
 
 func envValues(env []corev1.EnvVar) []string {
 	var out []string
@@ -130,4 +132,3 @@ func envValues(env []corev1.EnvVar) []string {
 	}
 	return out
 }
-
