@@ -19,6 +19,8 @@ STATICCHECK_VERSION := v0.8.2
 KANIKO_VERSION      := v1.25.16
 ECR_LOGIN_VERSION   := v0.13.0
 KANIKO_REPO         ?= lambda-builder/kaniko-executor
+# Built only by `make bench-kaniko` (minutes), never by `make test`.
+BUILDKIT_VERSION    := v0.34.2
 
 CMDS := $(notdir $(wildcard cmd/*))
 TEST_FLAGS ?=
@@ -71,8 +73,13 @@ system-deps: ## install the Debian packages the tests need (tests/tools/debian-p
 	@tests/tools/install-debian-packages.sh
 
 .PHONY: bench
-bench: ## benchmarks side by side with the tools users would pick instead
-	@echo "make bench: no benchmark yet; the fetch-code, Kaniko and verify-image issues add them" >&2; exit 1
+bench: bench-kaniko ## benchmarks side by side with the tools users would pick instead
+
+.PHONY: bench-kaniko
+bench-kaniko: tools ## the Task's Kaniko step vs BuildKit vs buildah: cold, warm, code edit (medians of 3)
+	@tests/tools/go-build-module.sh buildkit $(BUILDKIT_VERSION) github.com/moby/buildkit buildkitd=./cmd/buildkitd buildctl=./cmd/buildctl
+	@command -v buildah >/dev/null || { echo "installing Debian's buildah (bench only)"; apt-get install -y -qq --no-install-recommends buildah >/dev/null; }
+	$(GO) test -tags bench -count=1 -timeout 90m -run TestBench -v ./tests/bench/kaniko 2>&1 | grep -v -e '^=== ' -e '^--- PASS'
 
 .PHONY: run
 run: ## the main job: a function built from S3 and pushed, on a local cluster

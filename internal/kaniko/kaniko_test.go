@@ -186,7 +186,7 @@ func TestBuildWritesResultsOnlyAfterThePush(t *testing.T) {
 	}{
 		{mode: "ok", results: true},
 		{mode: "push-reset", code: step.CodeUnavailable, reason: "PushFailed"},
-		{mode: "run-fails", code: step.CodeInput, reason: "RunFailed"},
+		{mode: "run-fails", code: step.CodeInput, reason: "InstructionFailed"},
 		{mode: "wrong-ref", code: step.CodeInternal, reason: "DigestMismatch"},
 	}
 	for _, tt := range tests {
@@ -245,7 +245,10 @@ func TestClassify(t *testing.T) {
 		{`error building image: unable to complete build: retrieving image "127.0.0.1:1/nope:1": GET http://127.0.0.1:1/v2/nope/manifests/1: MANIFEST_UNKNOWN: manifest unknown`, "BaseImageUnavailable"},
 		{"error checking push permissions -- make sure you entered the correct tag name: POST http://127.0.0.1:1/v2/x/blobs/uploads/: UNAUTHORIZED: authentication required", "RegistryRefused"},
 		{"error pushing image: failed to push to destination 127.0.0.1:1/x:1: unexpected EOF", "PushFailed"},
-		{"error building image: error building stage: failed to execute command: waiting for process to exit: exit status 3", "RunFailed"},
+		{"error building image: error building stage: failed to execute command: waiting for process to exit: exit status 3", "InstructionFailed"},
+		{"error building image: error building stage: failed to execute command: copying dir: creating file: open /data/a.txt: permission denied", "InstructionFailed"},
+		{"error pushing image: failed to push to destination r.example/x:1: DENIED: requested access to the resource is denied", "RegistryRefused"},
+		{"error building image: error building stage: failed to get filesystem from image: chown /home/nonroot: operation not permitted", "BuildFailed"},
 		{"kaniko should only be run inside of a container", "BuildFailed"},
 	}
 	for _, tt := range tests {

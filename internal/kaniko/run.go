@@ -109,9 +109,11 @@ type failure struct {
 var failures = []failure{
 	{regexp.MustCompile(`(?i)dockerfile parse error|parsing dockerfile|unknown instruction|unknown flag|syntax error`), step.CodeInput, "DockerfileInvalid", "fix the Dockerfile"},
 	{regexp.MustCompile(`(?i)(retrieving image|getting base image|image .* not found|MANIFEST_UNKNOWN|NAME_UNKNOWN).*`), step.CodeInput, "BaseImageUnavailable", "check the FROM image name and tag, and that the registry serves it"},
-	{regexp.MustCompile(`(?i)UNAUTHORIZED|DENIED|authentication required|401 Unauthorized|403 Forbidden`), step.CodeUnavailable, "RegistryRefused", "check the registry credentials (dockerconfig workspace or IRSA role)"},
+	// Registry error codes are upper case; "permission denied" from the file
+	// system must not match.
+	{regexp.MustCompile(`UNAUTHORIZED|DENIED: |authentication required|401 Unauthorized|403 Forbidden`), step.CodeUnavailable, "RegistryRefused", "check the registry credentials (dockerconfig workspace or IRSA role)"},
 	{regexp.MustCompile(`(?i)failed to push|connection refused|connection reset|broken pipe|unexpected EOF|i/o timeout|no such host`), step.CodeUnavailable, "PushFailed", "check that the registry is reachable and retry"},
-	{regexp.MustCompile(`(?i)failed to execute command|waiting for process to exit`), step.CodeInput, "RunFailed", "a RUN instruction failed: see its output above"},
+	{regexp.MustCompile(`(?i)failed to execute command|waiting for process to exit`), step.CodeInput, "InstructionFailed", "a Dockerfile instruction failed: see its output above"},
 }
 
 func classify(exitCode int, line string) error {

@@ -55,6 +55,8 @@ type Outcome struct {
 	Log      string
 	Results  map[string]string
 	Upper    []string // paths the step wrote outside its mounts (the overlay's upper dir)
+	Wall     time.Duration
+	MaxRSS   int64 // bytes: the largest resident set of any process of the step (getrusage)
 }
 
 // Run executes the step and always cleans up: the container is deleted, the
@@ -112,6 +114,7 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Outcome, error) {
 	w := io.MultiWriter(&log, logFile)
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting runc: %w", err)
 	}
@@ -125,7 +128,10 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Outcome, error) {
 		waitErr = <-done
 		return nil, fmt.Errorf("step %s did not finish within %s: %w; log:\n%s", id, run.Timeout, ctx.Err(), log.String())
 	}
-	out := &Outcome{ID: id, Log: log.String(), Results: map[string]string{}}
+	out := &Outcome{ID: id, Log: log.String(), Results: map[string]string{}, Wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		out.MaxRSS = ru.Maxrss * 1024 // runc waits for the container's processes: they count as its children
+	}
 	var exit *exec.ExitError
 	switch {
 	case waitErr == nil:
