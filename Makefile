@@ -72,6 +72,10 @@ kaniko-image: tools ## build the Kaniko executor image from source, push it to R
 system-deps: ## install the Debian packages the tests need (tests/tools/debian-packages)
 	@tests/tools/install-debian-packages.sh
 
+.PHONY: kaniko-capability-sweep
+kaniko-capability-sweep: tools ## the Kaniko corpus once per capability, that capability removed (the README's table)
+	$(GO) test -tags integration,capsweep -count=1 -timeout 90m -run TestCapabilitySweep ./tests/integration/kaniko
+
 .PHONY: bench
 bench: bench-kaniko ## benchmarks side by side with the tools users would pick instead
 
