@@ -141,9 +141,7 @@ func (l *lastLines) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	parts := strings.Split(l.partial+string(p), "\n")
 	l.partial = parts[len(parts)-1]
-	for _, s := range parts[:len(parts)-1] {
-		l.lines = append(l.lines, s)
-	}
+	l.lines = append(l.lines, parts[:len(parts)-1]...)
 	if len(l.lines) > l.max {
 		l.lines = l.lines[len(l.lines)-l.max:]
 	}

@@ -125,7 +125,7 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Outcome, error) {
 	case waitErr = <-done:
 	case <-ctx.Done():
 		_ = exec.Command(r.Runc, "--root", r.Root, "kill", id, "KILL").Run()
-		waitErr = <-done
+		<-done
 		return nil, fmt.Errorf("step %s did not finish within %s: %w; log:\n%s", id, run.Timeout, ctx.Err(), log.String())
 	}
 	out := &Outcome{ID: id, Log: log.String(), Results: map[string]string{}, Wall: time.Since(start)}
