@@ -15,6 +15,7 @@ TOOLS_BIN := $(LB_TOOLS_DIR)/bin
 # Pinned tool versions: bumping one rebuilds only that tool.
 VERSITYGW_VERSION   := v1.8.0
 STATICCHECK_VERSION := v0.8.2
+CRANE_VERSION       := v0.22.1
 # The Kaniko executor image (catalog/kaniko) is built from these, from source.
 KANIKO_VERSION      := v1.25.16
 ECR_LOGIN_VERSION   := v0.13.0
@@ -56,6 +57,7 @@ lint: tools ## gofmt, go vet, staticcheck (the catalog lint runs with the unit t
 tools: system-deps ## build the pinned test tools once into TOOLS_DIR
 	@tests/tools/go-install.sh versitygw $(VERSITYGW_VERSION) github.com/versity/versitygw/cmd/versitygw
 	@tests/tools/go-install.sh staticcheck $(STATICCHECK_VERSION) honnef.co/go/tools/cmd/staticcheck
+	@tests/tools/go-install.sh crane $(CRANE_VERSION) github.com/google/go-containerregistry/cmd/crane
 	@GO_LDFLAGS="-X github.com/chainguard-dev/kaniko/pkg/version.version=$(KANIKO_VERSION)" \
 	  tests/tools/go-build-module.sh kaniko $(KANIKO_VERSION) github.com/chainguard-dev/kaniko kaniko-executor=./cmd/executor
 	@tests/tools/go-install.sh docker-credential-ecr-login $(ECR_LOGIN_VERSION) github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login
@@ -77,7 +79,11 @@ kaniko-capability-sweep: tools ## the Kaniko corpus once per capability, that ca
 	$(GO) test -tags integration,capsweep -count=1 -timeout 90m -run TestCapabilitySweep ./tests/integration/kaniko
 
 .PHONY: bench
-bench: bench-kaniko ## benchmarks side by side with the tools users would pick instead
+bench: bench-verify bench-kaniko ## benchmarks side by side with the tools users would pick instead
+
+.PHONY: bench-verify
+bench-verify: tools build ## verify-image vs crane digest+manifest+config+validate (BENCH_RUNS=5)
+	VERIFY_IMAGE=$(abspath bin/verify-image) $(GO) test -tags integration -count=1 -timeout 30m -run TestBenchVerify -v ./tests/bench/verify/
 
 .PHONY: bench-kaniko
 bench-kaniko: tools ## the Task's Kaniko step vs BuildKit vs buildah: cold, warm, code edit (medians of 3)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/knative-lambda/lambda-builder/catalog"
 )
 
 // Finding is one problem, located as precisely as the source allows.
@@ -49,6 +51,7 @@ func Run(root string) ([]Finding, error) {
 			findings = append(findings, fs...)
 		}
 	}
+	findings = append(findings, publishedList(root)...)
 	l := &linter{stepActions: map[string]*document{}}
 	for _, d := range docs {
 		if d.kind == "StepAction" {
@@ -68,6 +71,24 @@ func Run(root string) ([]Finding, error) {
 		return findings[i].Message < findings[j].Message
 	})
 	return findings, nil
+}
+
+// publishedList checks catalog/catalog.yaml, when the tree has one, against
+// the version folders.
+func publishedList(root string) []Finding {
+	const file = "catalog/catalog.yaml"
+	if _, err := os.Stat(filepath.Join(root, file)); os.IsNotExist(err) {
+		return nil
+	}
+	f, err := catalog.Load(root)
+	if err != nil {
+		return []Finding{{File: file, Message: err.Error()}}
+	}
+	var out []Finding
+	for _, p := range f.Check(root) {
+		out = append(out, Finding{File: file, Message: p})
+	}
+	return out
 }
 
 // resourceFolder is tasks/NAME/VERSION or pipelines/NAME/VERSION.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/knative-lambda/lambda-builder/catalog"
 )
 
 const goodRoot = "testdata/good"
@@ -22,6 +24,9 @@ func TestGoodFixturePasses(t *testing.T) {
 
 // TestRepositoryCatalog lints the real tasks/ and pipelines/ of this repository.
 func TestRepositoryCatalog(t *testing.T) {
+	if _, err := catalog.Load("../.."); err != nil {
+		t.Fatalf("the repository must publish its resources in catalog/catalog.yaml: %v", err)
+	}
 	findings, err := Run("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +70,12 @@ func TestBrokenFixturesAreRejected(t *testing.T) {
 			want: "cannot decode as tekton.dev/v1 TaskRun"},
 		{name: "pipeline with an unknown param", file: "pipelines/hello-pipeline/0.1/hello-pipeline.yaml", old: "value: $(params.GREETING)", new: "value: $(params.NAME)",
 			want: "non-existent variable"},
+		{name: "folder not in catalog.yaml", file: "catalog/catalog.yaml", old: "  - kind: Task\n    name: hello\n    version: \"0.1\"\n", new: "",
+			want: "tasks/hello/0.1 is not in catalog/catalog.yaml"},
+		{name: "catalog.yaml lists a missing version", file: "catalog/catalog.yaml", old: `version: "0.1"`, new: `version: "0.2"`,
+			want: "Task hello 0.2 is published but tasks/hello/0.2/hello.yaml does not exist"},
+		{name: "catalog version not semver", file: "catalog/catalog.yaml", old: "version: 1.2.3", new: "version: v1.2",
+			want: `version "v1.2" is not semver`},
 		{name: "wrong kind in the published file", file: "pipelines/hello-pipeline/0.1/hello-pipeline.yaml", old: "apiVersion: tekton.dev/v1\nkind: Pipeline", new: "apiVersion: v1\nkind: ConfigMap",
 			want: "cannot be the published resource"},
 	}

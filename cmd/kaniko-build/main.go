@@ -4,17 +4,8 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/knative-lambda/lambda-builder/internal/kaniko"
 	"github.com/knative-lambda/lambda-builder/internal/step"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	step.Main(ctx, "kaniko-build", kaniko.Main)
-}
+func main() { step.Main("kaniko-build", kaniko.Main) }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // Exit codes shared by every step. A Task author can tell from the code alone
@@ -98,7 +100,7 @@ func Reason(err error) string {
 }
 
 // Run calls fn and turns its error into one line on stderr and an exit code.
-// Step mains are: os.Exit(step.Run(ctx, "fetch-code", os.Stderr, fetch.Main)).
+// Step binaries call it through Main.
 func Run(ctx context.Context, name string, stderr io.Writer, fn func(context.Context) error) int {
 	err := fn(ctx)
 	if err == nil {
@@ -108,9 +110,14 @@ func Run(ctx context.Context, name string, stderr io.Writer, fn func(context.Con
 	return ExitCode(err)
 }
 
-// Main is Run for a real process: it exits.
-func Main(ctx context.Context, name string, fn func(context.Context) error) {
-	os.Exit(Run(ctx, name, os.Stderr, fn))
+// Main is Run for a real process: fn's context ends on SIGINT or SIGTERM
+// (Kubernetes stops a pod with SIGTERM), and the process exits with fn's code.
+// A step's main.go is one line: step.Main("fetch-code", fetch.Main).
+func Main(name string, fn func(context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, name, os.Stderr, fn)
+	stop()
+	os.Exit(code)
 }
 
 // oneLine keeps an error on one line so logs and termination messages stay

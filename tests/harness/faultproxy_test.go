@@ -57,3 +57,22 @@ func TestFaultProxy(t *testing.T) {
 		t.Errorf("counts: requests %d pass %d status %d reset %d cut %d", p.Requests(), p.Count("pass"), p.Count("status"), p.Count("reset"), p.Count("cut"))
 	}
 }
+
+// TestFaultProxyKeepsHost: the upstream sees the Host the client dialled (the
+// proxy's), as SigV4 signatures require.
+func TestFaultProxyKeepsHost(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Host+" "+r.URL.Path)
+	}))
+	defer upstream.Close()
+	p := StartFaultProxy(t, upstream.URL, func(*http.Request, int) Action { return Pass })
+	resp, err := http.Get(p.URL + "/bucket/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := p.Host + " /bucket/key"; string(got) != want {
+		t.Errorf("upstream saw %q, want %q", got, want)
+	}
+}

@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // DockerRegistry is Debian's distribution registry (package docker-registry).
@@ -58,4 +62,27 @@ http:
 		return nil
 	})
 	return r
+}
+
+// PushRandomIndex pushes a random two-platform image index to ref, a stand-in
+// for a multi-platform base image, and returns its digest. Any registry
+// go-containerregistry reaches works: StartRegistry's, or an in-process one.
+func PushRandomIndex(t testing.TB, ref string) string {
+	t.Helper()
+	idx, err := random.Index(512, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }

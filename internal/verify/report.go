@@ -1,0 +1,208 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/knative-lambda/lambda-builder/internal/step"
+)
+
+// Check names, stable: users match on them in REPORT and in logs.
+const (
+	CheckTagDigest  = "tag-digest"
+	CheckManifest   = "manifest"
+	CheckContent    = "content"
+	CheckUser       = "config-user"
+	CheckEntrypoint = "config-entrypoint"
+	CheckPlatform   = "platform"
+	CheckSize       = "size"
+	CheckLabels     = "labels"
+	CheckSecrets    = "secrets"
+)
+
+// CheckOrder is the order checks appear in the report.
+var CheckOrder = []string{CheckTagDigest, CheckManifest, CheckContent, CheckUser, CheckEntrypoint, CheckPlatform, CheckSize, CheckLabels, CheckSecrets}
+
+// Result is one check's verdict. A check switched off by its knob is OK and
+// Skipped "off"; a check that could not run because the one it needs failed
+// (no manifest, no config) is not OK and Skipped "blocked".
+type Result struct {
+	Check   string `json:"check"`
+	OK      bool   `json:"ok"`
+	Skipped string `json:"skipped,omitempty"`
+	Detail  string `json:"detail"`
+}
+
+// Values of Result.Skipped.
+const (
+	SkippedOff     = "off"
+	SkippedBlocked = "blocked"
+)
+
+func pass(check, format string, args ...any) Result {
+	return Result{Check: check, OK: true, Detail: oneLine(fmt.Sprintf(format, args...))}
+}
+
+func fail(check, format string, args ...any) Result {
+	return Result{Check: check, Detail: oneLine(fmt.Sprintf(format, args...))}
+}
+
+// oneLine folds library errors that span lines (validate joins its findings
+// with newlines): a detail is one log line and one JSON string. Strings that
+// come from the image itself are quoted with %q where they enter a detail.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")), " ")
+}
+
+func skipped(check, why string) Result {
+	return Result{Check: check, OK: true, Skipped: SkippedOff, Detail: why}
+}
+
+func notRun(check, why string) Result {
+	return Result{Check: check, Skipped: SkippedBlocked, Detail: why}
+}
+
+// Report holds one Result per check, in CheckOrder.
+type Report []Result
+
+// Verified is true only when every enabled check ran and passed.
+func (r Report) Verified() bool {
+	for _, c := range r {
+		if !c.OK {
+			return false
+		}
+	}
+	return len(r) > 0
+}
+
+// Failed names the checks that ran and failed.
+func (r Report) Failed() []string {
+	return r.names(func(c Result) bool { return !c.OK && c.Skipped == "" })
+}
+
+// Blocked names the checks that could not run because another failed.
+func (r Report) Blocked() []string {
+	return r.names(func(c Result) bool { return c.Skipped == SkippedBlocked })
+}
+
+func (r Report) names(keep func(Result) bool) []string {
+	var out []string
+	for _, c := range r {
+		if keep(c) {
+			out = append(out, c.Check)
+		}
+	}
+	return out
+}
+
+// Get returns the result of one check.
+func (r Report) Get(check string) (Result, bool) {
+	for _, c := range r {
+		if c.Check == check {
+			return c, true
+		}
+	}
+	return Result{}, false
+}
+
+// Results are the step's Tekton results: VERIFIED and REPORT, together within
+// budget bytes. Details shrink to fit (the same input always gives the same
+// output); the names and verdicts are never dropped.
+func (r Report) Results(budget int) ([]step.Result, error) {
+	verified := fmt.Sprint(r.Verified())
+	report, err := r.encode(budget - len(verified))
+	if err != nil {
+		return nil, err
+	}
+	return []step.Result{{Name: "VERIFIED", Value: verified}, {Name: "REPORT", Value: report}}, nil
+}
+
+// truncMark ends a detail that was cut to fit the budget.
+const truncMark = "…"
+
+// encode is the compact JSON array, details cut to the longest common length
+// that fits in budget bytes.
+func (r Report) encode(budget int) (string, error) {
+	full, err := r.withDetailsCut(-1)
+	if err != nil || len(full) <= budget {
+		return full, err
+	}
+	longest := 0
+	for _, c := range r {
+		longest = max(longest, len(c.Detail))
+	}
+	// Binary search the cut: the encoded length grows with it.
+	lo, hi := 0, longest
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		s, err := r.withDetailsCut(mid)
+		if err != nil {
+			return "", err
+		}
+		if len(s) <= budget {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	s, err := r.withDetailsCut(lo)
+	if err != nil {
+		return "", err
+	}
+	if len(s) > budget {
+		return "", fmt.Errorf("report of %d checks needs %d bytes even without details, over the %d left in the results budget", len(r), len(s), budget)
+	}
+	return s, nil
+}
+
+func (r Report) withDetailsCut(n int) (string, error) {
+	cut := make(Report, len(r))
+	for i, c := range r {
+		if n >= 0 {
+			c.Detail = truncate(c.Detail, n)
+		}
+		cut[i] = c
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // keeps <, > and & one byte each
+	if err := enc.Encode(cut); err != nil {
+		return "", fmt.Errorf("encoding the report: %w", err)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// truncate keeps at most n bytes of s, cut on a rune boundary and marked.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	keep := n - len(truncMark)
+	if keep <= 0 {
+		return ""
+	}
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	return s[:keep] + truncMark
+}
+
+// Print writes one line per check for the step log, details in full.
+func (r Report) Print(w io.Writer) {
+	for _, c := range r {
+		verdict := "PASS"
+		switch {
+		case c.Skipped == SkippedOff:
+			verdict = "OFF"
+		case c.Skipped == SkippedBlocked:
+			verdict = "NOT RUN"
+		case !c.OK:
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(w, "verify-image: %s %s: %s\n", verdict, c.Check, c.Detail)
+	}
+}
