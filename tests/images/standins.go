@@ -44,7 +44,7 @@ var StandIns = map[string]StandIn{
 		// 24-slim is render-dockerfile's default tag (Debian's Node.js is 18).
 		Refs: []string{"library/node:18-slim", "library/node:24-slim"},
 		Build: func(ctx context.Context, c *Cache) (v1.Image, error) {
-			return Debian(ctx, c, "node", []string{"nodejs", "npm"}, nil, []string{"node"})
+			return DebianWithApt(ctx, c, "node", []string{"nodejs"}, []string{"npm"}, nil, []string{"node"})
 		},
 		Note: "debootstrap bookworm + nodejs 18 and npm; minutes the first time",
 	},
