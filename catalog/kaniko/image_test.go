@@ -3,7 +3,6 @@ package kaniko
 import (
 	"archive/tar"
 	"encoding/json"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,9 +13,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/knative-lambda/lambda-builder/internal/layer"
 )
 
 func fakeBinaries(t *testing.T) Binaries {
@@ -55,21 +55,14 @@ func TestImageLayout(t *testing.T) {
 	if err := validate.Image(pulled); err != nil {
 		t.Fatalf("pulled image does not validate: %v", err)
 	}
+	flat, err := layer.Flatten(pulled, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]*tar.Header{}
 	contents := map[string]string{}
-	tr := tar.NewReader(mutate.Extract(pulled))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := "/" + strings.TrimSuffix(h.Name, "/")
-		files[p] = h
-		b, _ := io.ReadAll(tr)
-		contents[p] = string(b)
+	for p, e := range flat {
+		files[p], contents[p] = e.Header, e.Content
 	}
 	for p, want := range map[string]string{ExecutorPath: "kaniko", StepPath: "kaniko-build", Dir + "/docker-credential-ecr-login": "ecr-login"} {
 		h := files[p]

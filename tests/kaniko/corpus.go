@@ -3,7 +3,6 @@ package kanikotest
 import (
 	"archive/tar"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,10 +11,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"sigs.k8s.io/yaml"
+
+	"github.com/knative-lambda/lambda-builder/internal/layer"
 )
 
 // CorpusDir holds one folder per case: a Dockerfile, its context, and
@@ -91,10 +91,7 @@ func LoadCorpus(root string) ([]Case, error) {
 }
 
 // Entry is one path of a flattened image.
-type Entry struct {
-	Header  *tar.Header
-	Content string // regular files under 64 KiB
-}
+type Entry = layer.Entry
 
 // Flatten pulls ref, validates every blob against its digest, and returns
 // the image's config and file system as seen by a container.
@@ -114,25 +111,8 @@ func Flatten(ref string) (*v1.ConfigFile, map[string]Entry, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	files := map[string]Entry{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return cf, files, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		e := Entry{Header: h}
-		if h.Typeflag == tar.TypeReg && h.Size < 64<<10 {
-			b, _ := io.ReadAll(tr)
-			e.Content = string(b)
-		}
-		files[filepath.Clean("/"+h.Name)] = e
-	}
+	files, err := layer.Flatten(img, 64<<10)
+	return cf, files, err
 }
 
 // Check compares a built image with the expectations and returns every

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/knative-lambda/lambda-builder/catalog/kaniko"
 	"github.com/knative-lambda/lambda-builder/tests/harness"
@@ -91,15 +92,21 @@ func Setup(t testing.TB, reg *harness.Registry) *Env {
 }
 
 // Unpack writes the image's flattened file system under dir with its owners
-// and modes. Only what the executor image holds is handled: folders, regular
-// files, symbolic links.
+// and modes: folders, regular files, symbolic and hard links. Device files
+// are skipped (runc makes /dev).
 func Unpack(img v1.Image, dir string) error {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
+	var links []*tar.Header // made last: their targets may come later
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			for _, l := range links {
+				if err := os.Link(filepath.Join(dir, filepath.Clean("/"+l.Linkname)), filepath.Join(dir, filepath.Clean("/"+l.Name))); err != nil {
+					return err
+				}
+			}
 			return nil
 		}
 		if err != nil {
@@ -127,14 +134,28 @@ func Unpack(img v1.Image, dir string) error {
 			}
 		case tar.TypeSymlink:
 			err = os.Symlink(h.Linkname, p)
+		case tar.TypeLink:
+			if strings.Contains(h.Linkname, "..") {
+				return fmt.Errorf("unsafe link %q in the image", h.Linkname)
+			}
+			links = append(links, h)
+			continue
+		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+			continue
 		default:
-			return fmt.Errorf("%s: tar entry type %c not expected in the executor image", h.Name, h.Typeflag)
+			return fmt.Errorf("%s: tar entry type %c not expected", h.Name, h.Typeflag)
 		}
 		if err != nil {
 			return err
 		}
 		if err := os.Lchown(p, h.Uid, h.Gid); err != nil {
 			return err
+		}
+		if h.Typeflag == tar.TypeReg && hasCapability(h) {
+			//lint:ignore SA1019 the reader fills Xattrs from SCHILY.xattr records
+			if err := unix.Lsetxattr(p, "security.capability", []byte(h.Xattrs["security.capability"]), 0); err != nil {
+				return err
+			}
 		}
 		if h.Typeflag != tar.TypeSymlink {
 			if err := os.Chmod(p, os.FileMode(h.Mode).Perm()|modeBits(h.Mode)); err != nil {

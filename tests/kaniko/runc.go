@@ -38,6 +38,10 @@ type Runner struct {
 	Work  string // bundles, overlay upper/work dirs
 	Lower string // the executor image's extracted root, read-only by convention
 	Image v1.Config
+	// MeasureRSS runs runc under GNU time (Debian's "time") to report the
+	// peak RSS of the step's processes; getrusage from this (large) Go
+	// process would count its own pages, which a forked child starts with.
+	MeasureRSS bool
 }
 
 // Run is one execution of the step.
@@ -46,17 +50,21 @@ type Run struct {
 	Volumes map[string]string // workspace or volume name -> host folder
 	Results string            // host folder mounted at /tekton/results
 	Timeout time.Duration
+	// Serve, when set, runs beside a long-lived container (a function's
+	// server); when it returns, the container is killed and its error kept.
+	Serve func(ctx context.Context) error
 }
 
 // Outcome is what a run left: its exit code and log, and the result files.
 type Outcome struct {
 	ID       string
 	ExitCode int
+	ServeErr error
 	Log      string
 	Results  map[string]string
 	Upper    []string // paths the step wrote outside its mounts (the overlay's upper dir)
 	Wall     time.Duration
-	MaxRSS   int64 // bytes: the largest resident set of any process of the step (getrusage)
+	MaxRSS   int64 // bytes: the largest resident set of a process of the step (Runner.MeasureRSS only)
 }
 
 // Run executes the step and always cleans up: the container is deleted, the
@@ -109,7 +117,12 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Outcome, error) {
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(r.Runc, "--root", r.Root, "run", "--bundle", bundle, id)
+	argv := []string{r.Runc, "--root", r.Root, "run", "--bundle", bundle, id}
+	rssFile := filepath.Join(bundle, "maxrss")
+	if r.MeasureRSS {
+		argv = append([]string{GNUTime, "-f", "%M", "-o", rssFile}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin = nil
 	w := io.MultiWriter(&log, logFile)
 	cmd.Stdout, cmd.Stderr = w, w
@@ -120,17 +133,25 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Outcome, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	served := make(chan error, 1)
+	if run.Serve != nil {
+		go func() { served <- run.Serve(ctx) }()
+	}
 	var waitErr error
+	var serveErr error
 	select {
 	case waitErr = <-done:
+	case serveErr = <-served:
+		_ = exec.Command(r.Runc, "--root", r.Root, "kill", id, "KILL").Run()
+		waitErr = <-done
 	case <-ctx.Done():
 		_ = exec.Command(r.Runc, "--root", r.Root, "kill", id, "KILL").Run()
 		<-done
 		return nil, fmt.Errorf("step %s did not finish within %s: %w; log:\n%s", id, run.Timeout, ctx.Err(), log.String())
 	}
-	out := &Outcome{ID: id, Log: log.String(), Results: map[string]string{}, Wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		out.MaxRSS = ru.Maxrss * 1024 // runc waits for the container's processes: they count as its children
+	out := &Outcome{ID: id, Log: log.String(), Results: map[string]string{}, Wall: time.Since(start), ServeErr: serveErr}
+	if r.MeasureRSS {
+		out.MaxRSS = ReadGNUTime(rssFile)
 	}
 	var exit *exec.ExitError
 	switch {
@@ -153,6 +174,21 @@ func (r *Runner) Run(ctx context.Context, run Run) (*Outcome, error) {
 		return nil
 	})
 	return out, nil
+}
+
+// GNUTime is Debian's time package: `-f %M` prints the peak RSS in KiB of
+// the command and its waited-for descendants (runc waits for the container).
+const GNUTime = "/usr/bin/time"
+
+// ReadGNUTime reads the peak RSS GNU time wrote, in bytes (0 if unreadable).
+func ReadGNUTime(file string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	kb, _ := strconv.ParseInt(strings.TrimSpace(lines[len(lines)-1]), 10, 64)
+	return kb * 1024
 }
 
 // hostNoFile is this process's hard RLIMIT_NOFILE: a container cannot be

@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,6 +82,7 @@ type builder interface {
 func TestBench(t *testing.T) {
 	reg := harness.StartRegistry(t)
 	env := kanikotest.Setup(t, reg)
+	env.Runner.MeasureRSS = true
 	bases := &kanikotest.Bases{Registry: reg.Host}
 	builders := []builder{
 		&kanikoBuilder{env: env, reg: reg.Host},
@@ -257,7 +257,8 @@ func (b *buildKit) build(t *testing.T, dir, image string, fresh bool) measure {
 	}
 	// Reset the daemon's peak RSS so VmHWM is this build's.
 	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", b.pid), []byte("5"), 0o200)
-	cmd := exec.Command(b.ctl, "--addr", b.addr, "build", "--frontend", "dockerfile.v0",
+	rssFile := filepath.Join(t.TempDir(), "maxrss")
+	cmd := exec.Command(kanikotest.GNUTime, "-f", "%M", "-o", rssFile, b.ctl, "--addr", b.addr, "build", "--frontend", "dockerfile.v0",
 		"--local", "context="+dir, "--local", "dockerfile="+dir,
 		"--opt", "build-arg:BASE_REGISTRY="+b.reg,
 		"--output", "type=image,name="+image+",push=true,registry.insecure=true")
@@ -267,8 +268,7 @@ func (b *buildKit) build(t *testing.T, dir, image string, fresh bool) measure {
 	if err != nil {
 		t.Fatalf("buildctl build: %v\n%s", err, out)
 	}
-	client := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
-	return measure{wall: wall, rss: vmHWM(b.pid) + client}
+	return measure{wall: wall, rss: vmHWM(b.pid) + kanikotest.ReadGNUTime(rssFile)}
 }
 
 func vmHWM(pid int) int64 {
@@ -307,19 +307,20 @@ func (b *buildah) build(t *testing.T, dir, image string, fresh bool) measure {
 	args := slices.Concat(global, []string{"build", "--layers", "--isolation", "oci", "--runtime", "/usr/sbin/runc", "--network", "host",
 		"--tls-verify=false", "--build-arg", "BASE_REGISTRY=" + b.reg, "-t", image, dir})
 	start := time.Now()
-	cmd := exec.Command(b.bin, args...)
+	rssFile := filepath.Join(t.TempDir(), "maxrss")
+	cmd := exec.Command(kanikotest.GNUTime, append([]string{"-f", "%M", "-o", rssFile, b.bin}, args...)...)
 	cmd.Env = append(os.Environ(), "BUILDAH_ISOLATION=oci")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("buildah build: %v\n%s", err, out)
 	}
-	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
-	push := exec.Command(b.bin, slices.Concat(global, []string{"push", "--tls-verify=false", image})...)
+	rss := kanikotest.ReadGNUTime(rssFile)
+	push := exec.Command(kanikotest.GNUTime, slices.Concat([]string{"-f", "%M", "-o", rssFile + ".push", b.bin}, global, []string{"push", "--tls-verify=false", image})...)
 	if out, err := push.CombinedOutput(); err != nil {
 		t.Fatalf("buildah push: %v\n%s", err, out)
 	}
 	wall := time.Since(start)
-	if r := push.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024; r > rss {
+	if r := kanikotest.ReadGNUTime(rssFile + ".push"); r > rss {
 		rss = r
 	}
 	t.Cleanup(b.cleanup)
