@@ -44,7 +44,7 @@ unit: system-deps ## unit tests, the catalog lint included (no servers)
 
 .PHONY: integration
 integration: tools ## integration tests against real servers (versitygw, registry)
-	$(GO) test $(TEST_FLAGS) -tags integration -count=1 ./tests/integration/...
+	$(GO) test $(TEST_FLAGS) -tags integration -count=1 -timeout 30m ./tests/integration/...
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, staticcheck (the catalog lint runs with the unit tests)

@@ -31,7 +31,7 @@ type Config struct {
 	Cache        bool   `env:"CACHE, default=true"`
 	CacheRepo    string `env:"CACHE_REPO"`
 	CacheTTL     string `env:"CACHE_TTL, default=24h"`
-	Reproducible bool   `env:"REPRODUCIBLE, default=true"`
+	Reproducible bool   `env:"REPRODUCIBLE, default=false"`
 	// Executor and WorkDir are fixed by the image; tests point them elsewhere.
 	Executor string `env:"KANIKO_EXECUTOR, default=/kaniko/executor"`
 	WorkDir  string `env:"KANIKO_DIR, default=/kaniko"`

@@ -48,7 +48,7 @@ func TestResolveStep(t *testing.T) {
 	if want := []string{"A=1", "B=$(reboot)", "--", "--label=x=y"}; !slices.Equal(st.Args, want) {
 		t.Errorf("args %q, want %q", st.Args, want)
 	}
-	for k, want := range map[string]string{"IMAGE": "r.example/fn:1", "SOURCE_DIR": "/workspace/source", "CACHE_REPO": "", "CACHE": "true", "REPRODUCIBLE": "true"} {
+	for k, want := range map[string]string{"IMAGE": "r.example/fn:1", "SOURCE_DIR": "/workspace/source", "CACHE_REPO": "", "CACHE": "true", "REPRODUCIBLE": "false"} {
 		if got := env(st, k); got != want {
 			t.Errorf("env %s = %q, want %q", k, got, want)
 		}

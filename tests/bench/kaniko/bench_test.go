@@ -85,7 +85,8 @@ func TestBench(t *testing.T) {
 	env.Runner.MeasureRSS = true
 	bases := &kanikotest.Bases{Registry: reg.Host}
 	builders := []builder{
-		&kanikoBuilder{env: env, reg: reg.Host},
+		&kanikoBuilder{env: env, reg: reg.Host, reproducible: false},
+		&kanikoBuilder{env: env, reg: reg.Host, reproducible: true},
 		startBuildKit(t, reg.Host),
 		newBuildah(t, reg.Host),
 	}
@@ -98,7 +99,7 @@ func TestBench(t *testing.T) {
 		for _, b := range builders {
 			for i := range runs {
 				dir := writeFiles(t, c.files)
-				image := fmt.Sprintf("%s/bench/%s-%s-%d", reg.Host, c.name, b.name(), i)
+				image := fmt.Sprintf("%s/bench/%s-%s-%d", reg.Host, c.name, strings.NewReplacer(" ", "-", "=", "-").Replace(strings.ToLower(b.name())), i)
 				results[cell{c.name, "cold", b.name()}] = append(results[cell{c.name, "cold", b.name()}], b.build(t, dir, image+":cold", true))
 				results[cell{c.name, "warm", b.name()}] = append(results[cell{c.name, "warm", b.name()}], b.build(t, dir, image+":warm", false))
 				os.WriteFile(filepath.Join(dir, c.edit), []byte(c.files[c.edit]+"# edit\n"), 0o755)
@@ -107,7 +108,7 @@ func TestBench(t *testing.T) {
 		}
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\nKaniko (the Task's step under runc) vs BuildKit %s vs buildah; median of %d, wall s / peak RSS MB\n", buildkitVersion, runs)
+	fmt.Fprintf(&sb, "\nKaniko (the Task's step under runc, its defaults, then REPRODUCIBLE=true) vs BuildKit %s vs buildah; median of %d, wall s / peak RSS MB\n", buildkitVersion, runs)
 	fmt.Fprintf(&sb, "| context | case |")
 	for _, b := range builders {
 		fmt.Fprintf(&sb, " %s |", b.name())
@@ -179,11 +180,17 @@ func writeFiles(t *testing.T, files map[string]string) string {
 // kanikoBuilder runs the Task's step; the only addition is Kaniko's
 // BENCHMARK_FILE, written to the results folder to read its timings.
 type kanikoBuilder struct {
-	env *kanikotest.Env
-	reg string
+	env          *kanikotest.Env
+	reg          string
+	reproducible bool // the REPRODUCIBLE param (the Task's default is false)
 }
 
-func (k *kanikoBuilder) name() string { return "kaniko" }
+func (k *kanikoBuilder) name() string {
+	if k.reproducible {
+		return "kaniko REPRODUCIBLE=true"
+	}
+	return "kaniko"
+}
 
 func (k *kanikoBuilder) build(t *testing.T, dir, image string, fresh bool) measure {
 	// Kaniko keeps nothing between runs but the registry cache, and each
@@ -191,8 +198,9 @@ func (k *kanikoBuilder) build(t *testing.T, dir, image string, fresh bool) measu
 	// an empty <IMAGE repo>/cache, warm and edit reuse it.
 	out := k.env.Run(context.Background(), t, kanikotest.Build{
 		Params: map[string]pipelinev1.ParamValue{
-			"IMAGE":      kanikotest.String(image),
-			"BUILD_ARGS": kanikotest.Array("BASE_REGISTRY=" + k.reg),
+			"IMAGE":        kanikotest.String(image),
+			"BUILD_ARGS":   kanikotest.Array("BASE_REGISTRY=" + k.reg),
+			"REPRODUCIBLE": kanikotest.String(strconv.FormatBool(k.reproducible)),
 		},
 		Source: dir,
 		Adjust: func(st *kanikotest.Step) {

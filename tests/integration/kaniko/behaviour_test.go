@@ -88,15 +88,17 @@ CMD ["cat", "/app/code.txt"]
 `
 
 // TestCache: with the Task's defaults (CACHE true, CACHE_REPO empty) the RUN
-// layer lands in <IMAGE repo>/cache; an unchanged rebuild reuses it and gives
-// the same digest; a code-only change rebuilds only the code layer.
+// layer lands in <IMAGE repo>/cache; an unchanged rebuild reuses it (and with
+// REPRODUCIBLE gives the same digest); a code-only change rebuilds only the
+// code layer.
 func TestCache(t *testing.T) {
 	s := newSuite(t)
 	repo := s.env.Registry.Host + "/cache-test/fn"
 	src := writeContext(t, map[string]string{"Dockerfile": cachedDockerfile, "deps.txt": "b\na\n", "code.txt": "v1\n"})
 	const runCmd = `RUN sort /app/deps.txt > /app/installed`
 
-	first := s.run(t, src, repo+":1", nil)
+	reproducible := map[string]pipelinev1.ParamValue{"REPRODUCIBLE": kanikotest.String("true")}
+	first := s.run(t, src, repo+":1", reproducible)
 	if first.ExitCode != 0 {
 		t.Fatalf("cold build exit %d:\n%s", first.ExitCode, first.Log)
 	}
@@ -108,7 +110,7 @@ func TestCache(t *testing.T) {
 		t.Fatalf("cache repo %s/cache has tags %v after the cold build, want one (the RUN layer)", repo, cacheTags)
 	}
 
-	second := s.run(t, src, repo+":2", nil)
+	second := s.run(t, src, repo+":2", reproducible)
 	if second.ExitCode != 0 {
 		t.Fatalf("warm build exit %d:\n%s", second.ExitCode, second.Log)
 	}
@@ -126,7 +128,7 @@ func TestCache(t *testing.T) {
 	}
 
 	os.WriteFile(filepath.Join(src, "code.txt"), []byte("v2\n"), 0o644)
-	third := s.run(t, src, repo+":3", nil)
+	third := s.run(t, src, repo+":3", reproducible)
 	if third.ExitCode != 0 {
 		t.Fatalf("code-edit build exit %d:\n%s", third.ExitCode, third.Log)
 	}
