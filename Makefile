@@ -16,6 +16,12 @@ TOOLS_BIN := $(LB_TOOLS_DIR)/bin
 VERSITYGW_VERSION   := v1.8.0
 STATICCHECK_VERSION := v0.8.2
 CRANE_VERSION       := v0.22.1
+# The Kaniko executor image (catalog/kaniko) is built from these, from source.
+KANIKO_VERSION      := v1.25.16
+ECR_LOGIN_VERSION   := v0.13.0
+KANIKO_REPO         ?= lambda-builder/kaniko-executor
+# Built only by `make bench-kaniko` (minutes), never by `make test`.
+BUILDKIT_VERSION    := v0.34.2
 
 CMDS := $(notdir $(wildcard cmd/*))
 TEST_FLAGS ?=
@@ -38,7 +44,7 @@ unit: system-deps ## unit tests, the catalog lint included (no servers)
 
 .PHONY: integration
 integration: tools ## integration tests against real servers (versitygw, registry)
-	$(GO) test $(TEST_FLAGS) -tags integration -count=1 ./tests/integration/...
+	$(GO) test $(TEST_FLAGS) -tags integration -count=1 -timeout 30m ./tests/integration/...
 
 .PHONY: lint
 lint: tools ## gofmt, go vet, staticcheck (the catalog lint runs with the unit tests)
@@ -52,13 +58,28 @@ tools: system-deps ## build the pinned test tools once into TOOLS_DIR
 	@tests/tools/go-install.sh versitygw $(VERSITYGW_VERSION) github.com/versity/versitygw/cmd/versitygw
 	@tests/tools/go-install.sh staticcheck $(STATICCHECK_VERSION) honnef.co/go/tools/cmd/staticcheck
 	@tests/tools/go-install.sh crane $(CRANE_VERSION) github.com/google/go-containerregistry/cmd/crane
+	@GO_LDFLAGS="-X github.com/chainguard-dev/kaniko/pkg/version.version=$(KANIKO_VERSION)" \
+	  tests/tools/go-build-module.sh kaniko $(KANIKO_VERSION) github.com/chainguard-dev/kaniko kaniko-executor=./cmd/executor
+	@tests/tools/go-install.sh docker-credential-ecr-login $(ECR_LOGIN_VERSION) github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login
+
+.PHONY: kaniko-image
+kaniko-image: tools ## build the Kaniko executor image from source, push it to REGISTRY, print repository@digest
+	@test -n "$(REGISTRY)" || { echo "usage: make kaniko-image REGISTRY=host:port [KANIKO_REPO=$(KANIKO_REPO)]" >&2; exit 1; }
+	@$(GO) run ./catalog/cmd/kaniko-image --executor $(TOOLS_BIN)/kaniko-executor \
+	  --ecr-login $(TOOLS_BIN)/docker-credential-ecr-login \
+	  --kaniko-version $(KANIKO_VERSION) --ecr-login-version $(ECR_LOGIN_VERSION) \
+	  $(REGISTRY)/$(KANIKO_REPO):$(KANIKO_VERSION)
 
 .PHONY: system-deps
 system-deps: ## install the Debian packages the tests need (tests/tools/debian-packages)
 	@tests/tools/install-debian-packages.sh
 
+.PHONY: kaniko-capability-sweep
+kaniko-capability-sweep: tools ## the Kaniko corpus once per capability, that capability removed (the README's table)
+	$(GO) test -tags integration,capsweep -count=1 -timeout 90m -run TestCapabilitySweep ./tests/integration/kaniko
+
 .PHONY: bench
-bench: bench-fetch bench-verify ## benchmarks side by side with the tools users would pick instead
+bench: bench-fetch bench-verify bench-kaniko ## benchmarks side by side with the tools users would pick instead
 
 .PHONY: bench-fetch
 bench-fetch: tools ## fetch-code vs aws s3 sync and a plain Go fetcher (BENCH_ROUNDS, default 3)
@@ -67,6 +88,12 @@ bench-fetch: tools ## fetch-code vs aws s3 sync and a plain Go fetcher (BENCH_RO
 .PHONY: bench-verify
 bench-verify: tools build ## verify-image vs crane digest+manifest+config+validate (BENCH_RUNS=5)
 	VERIFY_IMAGE=$(abspath bin/verify-image) $(GO) test -tags integration -count=1 -timeout 30m -run TestBenchVerify -v ./tests/bench/verify/
+
+.PHONY: bench-kaniko
+bench-kaniko: tools ## the Task's Kaniko step vs BuildKit vs buildah: cold, warm, code edit (medians of 3)
+	@tests/tools/go-build-module.sh buildkit $(BUILDKIT_VERSION) github.com/moby/buildkit buildkitd=./cmd/buildkitd buildctl=./cmd/buildctl
+	@command -v buildah >/dev/null || { echo "installing Debian's buildah (bench only)"; apt-get install -y -qq --no-install-recommends buildah >/dev/null; }
+	$(GO) test -tags bench -count=1 -timeout 90m -run TestBench -v ./tests/bench/kaniko 2>&1 | grep -v -e '^=== ' -e '^--- PASS'
 
 .PHONY: run
 run: ## the main job: a function built from S3 and pushed, on a local cluster

@@ -22,7 +22,7 @@ const KanikoStepAnnotation = "lambda-builder.dev/kaniko-step"
 // add are allowed. Each one is justified, with the failure seen without it, in
 // tasks/kaniko-build/0.1/README.md; the Kaniko corpus tests run under exactly
 // what the Task declares.
-var KanikoCapabilities = []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"}
+var KanikoCapabilities = []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETFCAP", "SETGID", "SETUID"}
 
 var evaluator = sync.OnceValues(func() (policy.Evaluator, error) {
 	return policy.NewEvaluator(policy.DefaultChecks(), nil)

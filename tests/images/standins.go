@@ -32,16 +32,19 @@ var StandIns = map[string]StandIn{
 		Note:  "CA certificates, tzdata, nonroot 65532, no shell; ko's base",
 	},
 	"python": {
-		Refs: []string{"library/python:3.11-slim"},
+		// 3.13-slim is render-dockerfile's default tag: the stand-in answers
+		// to it too (Debian's Python is 3.11; the sample functions run on either).
+		Refs: []string{"library/python:3.11-slim", "library/python:3.13-slim"},
 		Build: func(ctx context.Context, c *Cache) (v1.Image, error) {
 			return Debian(ctx, c, "python", []string{"python3", "python3-venv", "python-is-python3"}, []string{"LANG=C.UTF-8"}, []string{"python3"})
 		},
 		Note: "debootstrap bookworm + python3 3.11 and venv; minutes the first time",
 	},
 	"node": {
-		Refs: []string{"library/node:18-slim"},
+		// 24-slim is render-dockerfile's default tag (Debian's Node.js is 18).
+		Refs: []string{"library/node:18-slim", "library/node:24-slim"},
 		Build: func(ctx context.Context, c *Cache) (v1.Image, error) {
-			return Debian(ctx, c, "node", []string{"nodejs", "npm"}, nil, []string{"node"})
+			return DebianWithApt(ctx, c, "node", []string{"nodejs"}, []string{"npm"}, nil, []string{"node"})
 		},
 		Note: "debootstrap bookworm + nodejs 18 and npm; minutes the first time",
 	},

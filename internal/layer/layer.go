@@ -1,0 +1,79 @@
+// Package layer builds small, reproducible image layers from a list of files:
+// fixed timestamps, numeric owners, sorted entries. The release (the Kaniko
+// executor image) and the test images share it.
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// File is one entry of a layer built in memory.
+type File struct {
+	Path     string // absolute path in the image
+	Mode     int64  // permission bits (and setuid etc.)
+	Content  []byte // for regular files
+	Source   string // host file to copy instead of Content
+	Linkname string // symlink target when set
+	Dir      bool
+	UID, GID int
+}
+
+// Epoch is the fixed mtime of every entry: the same inputs give the same layer digest.
+var Epoch = time.Unix(0, 0).UTC()
+
+// FromFiles builds an uncompressed-then-gzipped layer from files, parents
+// first, sorted, with fixed timestamps.
+func FromFiles(files []File) (v1.Layer, error) {
+	sorted := append([]File(nil), files...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range sorted {
+		name := strings.TrimPrefix(filepath.Clean(f.Path), "/")
+		hdr := &tar.Header{Name: name, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: Epoch, Format: tar.FormatPAX}
+		var body io.Reader
+		switch {
+		case f.Dir:
+			hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
+		case f.Linkname != "":
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, f.Linkname
+		case f.Source != "":
+			src, err := os.Open(f.Source)
+			if err != nil {
+				return nil, fmt.Errorf("layer file %s: %w", f.Path, err)
+			}
+			defer src.Close()
+			fi, err := src.Stat()
+			if err != nil {
+				return nil, err
+			}
+			hdr.Typeflag, hdr.Size, body = tar.TypeReg, fi.Size(), src
+		default:
+			hdr.Typeflag, hdr.Size, body = tar.TypeReg, int64(len(f.Content)), bytes.NewReader(f.Content)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if body != nil {
+			if _, err := io.Copy(tw, body); err != nil {
+				return nil, fmt.Errorf("layer file %s: %w", f.Path, err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+}
