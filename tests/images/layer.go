@@ -3,6 +3,7 @@ package images
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"io/fs"
@@ -33,47 +34,76 @@ var epoch = time.Unix(0, 0).UTC()
 // FileLayer builds an uncompressed-then-gzipped layer from files, parents
 // first, sorted, with fixed timestamps.
 func FileLayer(files []File) (v1.Layer, error) {
-	sorted := append([]File(nil), files...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range sorted {
-		name := strings.TrimPrefix(filepath.Clean(f.Path), "/")
-		hdr := &tar.Header{Name: name, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: epoch, Format: tar.FormatPAX}
-		var body io.Reader
-		switch {
-		case f.Dir:
-			hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
-		case f.Linkname != "":
-			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, f.Linkname
-		case f.Source != "":
-			src, err := os.Open(f.Source)
-			if err != nil {
-				return nil, fmt.Errorf("layer file %s: %w", f.Path, err)
-			}
-			defer src.Close()
-			fi, err := src.Stat()
-			if err != nil {
-				return nil, err
-			}
-			hdr.Typeflag, hdr.Size, body = tar.TypeReg, fi.Size(), src
-		default:
-			hdr.Typeflag, hdr.Size, body = tar.TypeReg, int64(len(f.Content)), bytes.NewReader(f.Content)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if body != nil {
-			if _, err := io.Copy(tw, body); err != nil {
-				return nil, fmt.Errorf("layer file %s: %w", f.Path, err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
+	if err := writeFiles(&buf, files); err != nil {
 		return nil, err
 	}
 	data := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+}
+
+// writeFilesTarGz writes FileLayer's tar, gzipped, to path (for the Cache).
+func writeFilesTarGz(path string, files []File) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	err = writeFiles(zw, files)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeFiles writes files as a tar stream, sorted by path, with fixed timestamps.
+func writeFiles(w io.Writer, files []File) error {
+	sorted := append([]File(nil), files...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	tw := tar.NewWriter(w)
+	for _, f := range sorted {
+		if err := writeFile(tw, f); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func writeFile(tw *tar.Writer, f File) error {
+	name := strings.TrimPrefix(filepath.Clean(f.Path), "/")
+	hdr := &tar.Header{Name: name, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: epoch, Format: tar.FormatPAX}
+	var body io.Reader
+	switch {
+	case f.Dir:
+		hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
+	case f.Linkname != "":
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, f.Linkname
+	case f.Source != "":
+		src, err := os.Open(f.Source)
+		if err != nil {
+			return fmt.Errorf("layer file %s: %w", f.Path, err)
+		}
+		defer src.Close()
+		fi, err := src.Stat()
+		if err != nil {
+			return err
+		}
+		hdr.Typeflag, hdr.Size, body = tar.TypeReg, fi.Size(), src
+	default:
+		hdr.Typeflag, hdr.Size, body = tar.TypeReg, int64(len(f.Content)), bytes.NewReader(f.Content)
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if body != nil {
+		if _, err := io.Copy(tw, body); err != nil {
+			return fmt.Errorf("layer file %s: %w", f.Path, err)
+		}
+	}
+	return nil
 }
 
 // WriteDirTar writes the tree under root as a tar stream (numeric owners,

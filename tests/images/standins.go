@@ -2,7 +2,11 @@ package images
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -106,14 +110,54 @@ func WithBinaries(base v1.Image, binaries ...string) (v1.Image, error) {
 	if len(binaries) == 0 {
 		return nil, fmt.Errorf("no binaries")
 	}
+	layer, err := FileLayer(koAppFiles(binaries))
+	if err != nil {
+		return nil, err
+	}
+	return withKoApp(base, layer, binaries[0])
+}
+
+// WithBinaries is the package's WithBinaries with the binaries' layer kept in
+// c, keyed by their content: gzipping 100 MB of Go binaries takes seconds,
+// and the local cluster wraps a dozen of them on every start.
+func (c *Cache) WithBinaries(base v1.Image, binaries ...string) (v1.Image, error) {
+	if len(binaries) == 0 {
+		return nil, fmt.Errorf("no binaries")
+	}
+	key := sha256.New()
+	for _, b := range binaries {
+		f, err := os.Open(b)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(key, "%s\n", baseName(b))
+		_, err = io.Copy(key, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", b, err)
+		}
+	}
+	files := koAppFiles(binaries)
+	layer, err := c.Layer("ko-app-"+baseName(binaries[0]), hex.EncodeToString(key.Sum(nil)), func(path string) error {
+		return writeFilesTarGz(path, files)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return withKoApp(base, layer, binaries[0])
+}
+
+func koAppFiles(binaries []string) []File {
 	files := []File{{Path: "/ko-app", Dir: true, Mode: 0o755}}
 	for _, b := range binaries {
 		files = append(files, File{Path: "/ko-app/" + baseName(b), Mode: 0o755, Source: b})
 	}
-	layer, err := FileLayer(files)
-	if err != nil {
-		return nil, err
-	}
+	return files
+}
+
+// withKoApp appends the /ko-app layer and makes the first binary the
+// entrypoint, with ko's KO_DATA_PATH.
+func withKoApp(base v1.Image, layer v1.Layer, first string) (v1.Image, error) {
 	img, err := mutate.AppendLayers(base, layer)
 	if err != nil {
 		return nil, err
@@ -123,7 +167,7 @@ func WithBinaries(base v1.Image, binaries ...string) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.Config.Entrypoint = []string{"/ko-app/" + baseName(binaries[0])}
+	cf.Config.Entrypoint = []string{"/ko-app/" + baseName(first)}
 	cf.Config.Cmd = nil
 	cf.Config.Env = append(cf.Config.Env, "KO_DATA_PATH=/var/run/ko")
 	return mutate.ConfigFile(img, cf)
