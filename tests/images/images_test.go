@@ -208,3 +208,34 @@ func TestCacheWithBinariesKeysOnContent(t *testing.T) {
 		t.Errorf("cache holds %v, want one layer per binary content", files)
 	}
 }
+
+func TestTini(t *testing.T) {
+	img, err := Tini()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrs, _ := entries(t, img)
+	if h := hdrs["/sbin/tini"]; h == nil || h.Mode&0o111 == 0 || h.Size == 0 {
+		t.Errorf("/sbin/tini = %+v, want an executable", h)
+	}
+	if hdrs["/etc/ssl/certs/ca-certificates.crt"] == nil {
+		t.Error("tini base lacks the static base's CA certificates")
+	}
+	if cf, _ := img.ConfigFile(); cf.Config.User != "65532" {
+		t.Errorf("user = %q, want 65532", cf.Config.User)
+	}
+}
+
+func TestBusyboxNonRootRunsAs65532(t *testing.T) {
+	img, err := BusyboxNonRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrs, _ := entries(t, img)
+	if hdrs["/bin/sh"] == nil {
+		t.Error("no /bin/sh")
+	}
+	if cf, _ := img.ConfigFile(); cf.Config.User != "65532" {
+		t.Errorf("user = %q, want 65532 (runAsNonRoot needs a numeric non-root user)", cf.Config.User)
+	}
+}

@@ -30,6 +30,11 @@ var StandIns = map[string]StandIn{
 		Build: func(context.Context, *Cache) (v1.Image, error) { return Busybox() },
 		Note:  "Debian busybox-static, nonroot 65532; seconds",
 	},
+	"busybox-nonroot": {
+		Refs:  []string{"chainguard/busybox:latest"},
+		Build: func(context.Context, *Cache) (v1.Image, error) { return BusyboxNonRoot() },
+		Note:  "busybox running as nonroot 65532: Tekton's shell image under set-security-context",
+	},
 	"static": {
 		Refs:  []string{"distroless/static-debian12:nonroot", "distroless/static:nonroot"},
 		Build: func(context.Context, *Cache) (v1.Image, error) { return Static() },
@@ -48,6 +53,11 @@ var StandIns = map[string]StandIn{
 			return Debian(ctx, c, "node", []string{"nodejs", "npm"}, nil, []string{"node"})
 		},
 		Note: "debootstrap bookworm + nodejs 18 and npm; minutes the first time",
+	},
+	"tini": {
+		Refs:  []string{"tektoncd/plumbing/tini-git:latest"},
+		Build: func(context.Context, *Cache) (v1.Image, error) { return Tini() },
+		Note:  "static base + Debian's tini-static at /sbin/tini: Tekton's resolvers base (no git: the git resolver cannot clone)",
 	},
 	"golang": {
 		Refs:  []string{"library/golang:1.26"},
