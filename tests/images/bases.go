@@ -178,10 +178,11 @@ func parents(p string) []string {
 // GoToolchain is busybox plus this machine's Go at /usr/local/go: the
 // golang builder image for Go functions (CGO off, no toolchain download).
 func GoToolchain(ctx context.Context, cache *Cache) (v1.Image, error) {
-	goroot := runtime.GOROOT()
-	if out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output(); err == nil {
-		goroot = strings.TrimSpace(string(out))
+	out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
+	if err != nil {
+		return nil, fmt.Errorf("finding the Go toolchain (go env GOROOT): %w", err)
 	}
+	goroot := strings.TrimSpace(string(out))
 	version, err := os.ReadFile(filepath.Join(goroot, "VERSION"))
 	if err != nil {
 		return nil, fmt.Errorf("reading the Go toolchain version: %w", err)
