@@ -18,10 +18,9 @@ type Fault func(r *http.Request, n int) Action
 
 // Action is one way to answer a request.
 type Action struct {
-	kind      string
-	status    int
-	cutAfter  int64
-	retryHint string
+	kind     string
+	status   int
+	cutAfter int64
 }
 
 var (
@@ -58,8 +57,12 @@ func StartFaultProxy(t testing.TB, target string, fault Fault) *FaultProxy {
 		t.Fatal(err)
 	}
 	p := &FaultProxy{counts: map[string]int{}}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = nil
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		// The Host header stays the proxy's: SigV4 signs the host the client
+		// dialled, and a rewrite would break every signature.
+		r.Out.Host = r.In.Host
+	}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.n++
@@ -80,14 +83,6 @@ func StartFaultProxy(t testing.TB, target string, fault Fault) *FaultProxy {
 			rp.ServeHTTP(w, r)
 		}
 	}))
-	// The Host header stays the proxy's: SigV4 signs the host the client dialled,
-	// and a rewrite would break every signature.
-	director := rp.Director
-	rp.Director = func(r *http.Request) {
-		host := r.Host
-		director(r)
-		r.Host = host
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
