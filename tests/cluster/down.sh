@@ -110,7 +110,8 @@ remove_chain() {
 }
 
 remove_network() {
-  if [ -x "$K8S_BIN/kube-proxy" ] && iptables-save 2>/dev/null | grep -q '^:KUBE-'; then
+  # (grep -q would end the pipe early: with pipefail the test could fail.)
+  if [ -x "$K8S_BIN/kube-proxy" ] && [ -n "$({ iptables-save; ip6tables-save; } 2>/dev/null | grep '^:KUBE-')" ]; then
     say "removing kube-proxy's iptables rules"
     "$K8S_BIN/kube-proxy" --cleanup >>"$LOGS/kube-proxy-cleanup.log" 2>&1 || true
   fi
@@ -154,6 +155,24 @@ restore_host_state() {
   fi
 }
 
+# remove_runtime_leftovers removes what containerd's shims and the CNI
+# plugins keep outside CLUSTER_DIR (fixed paths in containerd 1.6) and only
+# clean up on an orderly stop: shim sockets in /run/containerd/s, named by
+# sha256(containerd socket/namespace/id), runc state, and CNI result caches,
+# all by the ids of our sandboxes and containers.
+remove_runtime_leftovers() {
+  local task ns id
+  for task in "$CLUSTER_DIR"/containerd/state/io.containerd.runtime.v2.task/*/*; do
+    [ -d "$task" ] || continue
+    id=${task##*/}
+    ns=${task%/*}
+    ns=${ns##*/}
+    rm -f "/run/containerd/s/$(printf '%s' "$CONTAINERD_SOCK/$ns/$id" | sha256sum | cut -c1-64)"
+    rm -rf "/run/containerd/runc/$ns/$id"
+    rm -f /var/lib/cni/results/*-"$id"-* # our network's and containerd's loopback's
+  done
+}
+
 # remove_log_links: the kubelet links every container's log from
 # /var/log/containers (not configurable) and removes the link with the
 # container; containers killed through containerd leave theirs.
@@ -175,7 +194,7 @@ leftovers() {
     echo "process: $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
   done
   for m in $(our_mounts); do echo "mount: $m"; done
-  if ip netns list 2>/dev/null | grep -qw "$SERVICES_NETNS"; then echo "netns: $SERVICES_NETNS"; fi
+  if [ -e "/run/netns/$SERVICES_NETNS" ]; then echo "netns: $SERVICES_NETNS"; fi
   for d in "$CNI_BRIDGE" "$SERVICES_VETH_HOST"; do
     if ip link show "$d" >/dev/null 2>&1; then echo "link: $d"; fi
   done
@@ -184,7 +203,7 @@ leftovers() {
   for ipt in iptables-save ip6tables-save; do
     "$ipt" 2>/dev/null | grep -E "^:(KUBE-|$FORWARD_CHAIN )" | awk -v t="$ipt" '{print t ": chain " substr($1, 2)}' || true
   done
-  if ip route show "$SERVICE_CIDR" 2>/dev/null | grep -q .; then echo "route: $SERVICE_CIDR"; fi
+  if [ -n "$(ip route show "$SERVICE_CIDR" 2>/dev/null)" ]; then echo "route: $SERVICE_CIDR"; fi
   for d in $(cgroup_dirs); do
     if [ -d "$d" ]; then echo "cgroup: $d"; fi
   done
@@ -215,6 +234,7 @@ main() {
   unmount_all
   remove_cgroups
   remove_network
+  remove_runtime_leftovers
   remove_log_links
   restore_host_state
   local found

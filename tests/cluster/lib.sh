@@ -24,7 +24,10 @@ need_root() { [ "$(id -u)" -eq 0 ] || die "$1 needs root (network namespaces, mo
 default_node_name() {
   local h
   h=$(hostname)
-  if getent ahostsv4 "$h" 2>/dev/null | awk '{print $1}' | grep -q '^127\.'; then echo "$h"; else echo localhost; fi
+  case $(getent ahostsv4 "$h" 2>/dev/null | awk 'NR == 1 {print $1}') in
+    127.*) echo "$h" ;;
+    *) echo localhost ;;
+  esac
 }
 NODE_NAME=${NODE_NAME:-$(default_node_name)}
 
@@ -77,7 +80,15 @@ wait_for() {
 # also its process group; the PID file holds "PID STARTTIME" so a recycled PID
 # is never mistaken for ours.
 
-proc_start_time() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+# proc_start_time PID: the process's start time (clock ticks after boot), or
+# nothing if it is gone or a zombie (dead, waiting for its parent to reap it).
+proc_start_time() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  # shellcheck disable=SC2086 # split on purpose
+  set -- ${stat##*) } # fields after "(comm) ": state is 1st, starttime 20th
+  [ "$1" = Z ] || echo "${20}"
+}
 
 # start NAME COMMAND...: run COMMAND in the background, logs to $LOGS/NAME.log.
 start() {
