@@ -92,7 +92,7 @@ unmount_all() {
 remove_cgroups() {
   local d
   for d in $(cgroup_dirs); do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    if [ -d "$d" ]; then find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
   done
 }
 
@@ -111,6 +111,7 @@ remove_chain() {
 
 remove_network() {
   # (grep -q would end the pipe early: with pipefail the test could fail.)
+  # shellcheck disable=SC2143
   if [ -x "$K8S_BIN/kube-proxy" ] && [ -n "$({ iptables-save; ip6tables-save; } 2>/dev/null | grep '^:KUBE-')" ]; then
     say "removing kube-proxy's iptables rules"
     "$K8S_BIN/kube-proxy" --cleanup >>"$LOGS/kube-proxy-cleanup.log" 2>&1 || true
@@ -147,7 +148,7 @@ restore_host_state() {
   if [ -f "$state/absent-dirs" ]; then
     local left=false
     while read -r d; do
-      [ -d "$d" ] && find "$d" -depth -type d -empty -delete 2>/dev/null || true
+      if [ -d "$d" ]; then find "$d" -depth -type d -empty -delete 2>/dev/null || true; fi
       if [ -e "$d" ]; then left=true; fi
     done <"$state/absent-dirs"
     # Kept while a folder remains, so the leftover check reports it.

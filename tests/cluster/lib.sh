@@ -1,14 +1,14 @@
 # Shared helpers of the tests/cluster scripts (sourced, not run).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # its variables are used by the scripts sourcing it
 
 CLUSTER_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/cluster/cluster.env
+# shellcheck source=cluster.env
 source "$CLUSTER_SRC/cluster.env"
 
 PIDS=$CLUSTER_DIR/pids
 LOGS=$CLUSTER_DIR/logs
 PKI=$CLUSTER_DIR/pki
-RUN=$CLUSTER_DIR/run      # rendered config files, sockets, saved host state
+RUN=$CLUSTER_DIR/run      # rendered configs, image references, sockets, helper binaries
 K8S_BIN=$LB_TOOLS_DIR/kubernetes-$KUBERNETES_VERSION
 PIPELINE_DIR=$LB_TOOLS_DIR/tekton-pipeline-$TEKTON_PIPELINE_VERSION
 TRIGGERS_DIR=$LB_TOOLS_DIR/tekton-triggers-$TEKTON_TRIGGERS_VERSION
@@ -36,7 +36,10 @@ NODE_NAME=${NODE_NAME:-$(default_node_name)}
 render() {
   mkdir -p "$(dirname "$2")"
   export_settings
-  TEMPLATE=$1 perl -pe 's/\$\{(\w+)\}/defined $ENV{$1} ? $ENV{$1} : die "undefined \${$1} in $ENV{TEMPLATE}\n"/ge' "$1" >"$2.tmp" || die "cannot render $1"
+  TEMPLATE=$1 perl -pe 's/\$\{(\w+)\}/defined $ENV{$1} ? $ENV{$1} : die "undefined \${$1} in $ENV{TEMPLATE}\n"/ge' "$1" >"$2.tmp" || {
+    rm -f "$2.tmp"
+    die "cannot render $1"
+  }
   mv "$2.tmp" "$2"
 }
 

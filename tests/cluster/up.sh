@@ -259,7 +259,8 @@ release_yaml() {
   local dir=$1 images=$2 prefix=$3 f app ref
   shift 3
   local -a subst=()
-  while read -r app ref; do subst+=(-e "s|ko://$prefix/cmd/$app\\b|$ref|g"); done <"$images"
+  # ko://PREFIX/cmd/APP, ended by a quote, comma, space or the line's end
+  while read -r app ref; do subst+=(-e "s#ko://$prefix/cmd/$app([\"', ]|\$)#$ref\\1#g"); done <"$images"
   for f in "$@"; do
     if [ "$f" = config-feature-flags.yaml ] && [ "$prefix" = github.com/tektoncd/pipeline ]; then
       kubectl patch --local -f "$dir/$f" --type merge -p "$(tekton_feature_flags)" -o yaml
@@ -267,7 +268,7 @@ release_yaml() {
       cat "$dir/$f"
     fi
     printf '\n---\n' # some release files lack a final newline
-  done | sed "${subst[@]}" \
+  done | sed -E "${subst[@]}" \
     -e "s|cgr.dev/chainguard/busybox@sha256:[0-9a-f]*|$SHELL_IMAGE|" \
     -e "s|mcr.microsoft.com/powershell:nanoserver@sha256:[0-9a-f]*|$SHELL_IMAGE|"
 }
@@ -392,8 +393,14 @@ cluster: ready
 EOF
 }
 
+on_exit() {
+  local rc=$?
+  [ "$rc" -eq 0 ] || echo "cluster-up failed (exit $rc): component logs in $LOGS; make cluster-logs adds pod logs and events" >&2
+}
+
 main() {
   need_root cluster-up
+  trap on_exit EXIT
   check_prerequisites
   export_settings
   if healthy; then
