@@ -24,7 +24,7 @@ build_kubernetes() {
   local dir=$K8S_BIN start=$SECONDS
   [ -f "$dir/.complete" ] && return 0
   local want
-  want=$(awk '$1 == "k8s.io/kubernetes" {print $2}' "$CLUSTER_SRC/k8s/go.mod")
+  want=$(go mod edit -json "$CLUSTER_SRC/k8s/go.mod" | jq -r '.Require[] | select(.Path == "k8s.io/kubernetes") | .Version')
   [ "$want" = "$KUBERNETES_VERSION" ] || die "KUBERNETES_VERSION=$KUBERNETES_VERSION but tests/cluster/k8s/go.mod requires $want: change both"
   log "building kubernetes $KUBERNETES_VERSION (once; cached in $dir)"
   local minor=${KUBERNETES_VERSION#v1.}
