@@ -166,12 +166,14 @@ push_images() {
   go build -C "$REPO_ROOT" -trimpath -o "$RUN/bin/" ./tests/cmd/images ./tests/cluster/pause
   wait_for "the registry at $REGISTRY" curl -sf "http://$REGISTRY/v2/"
   local images=$RUN/bin/images
-  {
-    echo "BUSYBOX_IMAGE=$("$images" push "$REGISTRY" busybox | head -1)"
-    echo "SHELL_IMAGE=$("$images" push "$REGISTRY" busybox-nonroot)"
-    echo "PAUSE_IMAGE=$("$images" binaries "$REGISTRY/lambda-builder/pause:latest" "$RUN/bin/pause")"
-    echo "COREDNS_IMAGE=$("$images" binaries "$REGISTRY/coredns/coredns:$COREDNS_VERSION" "$LB_TOOLS_DIR/coredns-$COREDNS_VERSION/coredns")"
-  } >"$RUN/images.env"
+  # (Assignments, not echo "$(...)": a failed push must stop cluster-up.)
+  BUSYBOX_IMAGE=$("$images" push "$REGISTRY" busybox | sed -n 1p)
+  SHELL_IMAGE=$("$images" push "$REGISTRY" busybox-nonroot)
+  PAUSE_IMAGE=$("$images" binaries "$REGISTRY/lambda-builder/pause:latest" "$RUN/bin/pause")
+  COREDNS_IMAGE=$("$images" binaries "$REGISTRY/coredns/coredns:$COREDNS_VERSION" "$LB_TOOLS_DIR/coredns-$COREDNS_VERSION/coredns")
+  export BUSYBOX_IMAGE SHELL_IMAGE PAUSE_IMAGE COREDNS_IMAGE
+  printf '%s\n' "BUSYBOX_IMAGE=$BUSYBOX_IMAGE" "SHELL_IMAGE=$SHELL_IMAGE" "PAUSE_IMAGE=$PAUSE_IMAGE" \
+    "COREDNS_IMAGE=$COREDNS_IMAGE" >"$RUN/images.env"
   "$images" each "$REGISTRY/tektoncd/pipeline" "$TEKTON_PIPELINE_VERSION" \
     "$PIPELINE_DIR"/{controller,webhook,entrypoint,nop,sidecarlogresults,workingdirinit} >"$RUN/images-pipeline"
   # The resolvers run under /sbin/tini (their release base is tini-git).
@@ -180,9 +182,6 @@ push_images() {
   "$images" each "$REGISTRY/tektoncd/pipeline" "$TEKTON_PIPELINE_VERSION" --base "$tini" "$PIPELINE_DIR/resolvers" >>"$RUN/images-pipeline"
   "$images" each "$REGISTRY/tektoncd/triggers" "$TEKTON_TRIGGERS_VERSION" \
     "$TRIGGERS_DIR"/{controller,webhook,interceptors,eventlistenersink} >"$RUN/images-triggers"
-  # shellcheck source=/dev/null
-  source "$RUN/images.env"
-  export BUSYBOX_IMAGE SHELL_IMAGE PAUSE_IMAGE COREDNS_IMAGE
 }
 
 start_containerd() {
