@@ -15,13 +15,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"sigs.k8s.io/yaml"
+
+	"github.com/knative-lambda/lambda-builder/tests/images"
 )
 
 // MaxObjects is the most objects Tekton reads from one bundle.
@@ -100,20 +100,9 @@ func addendum(doc []byte) (mutate.Addendum, error) {
 // Push builds the bundle of docs, pushes it to ref and returns ref's
 // repository @ the bundle's digest (what a pipelineRef should pin).
 func Push(ctx context.Context, ref string, docs ...[]byte) (string, error) {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return "", err
-	}
 	img, err := Image(docs...)
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("pushing bundle %s: %w", ref, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return "", err
-	}
-	return r.Context().Digest(d.String()).String(), nil
+	return images.Push(ctx, img, ref)
 }
