@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 collect_cluster_state() { # DIR
   local out=$1 kinds ns pod
-  kinds=nodes,pods,services,endpoints,deployments,events
+  kinds=nodes,pods,services,endpointslices,deployments
   kubectl get "$kinds" --all-namespaces -o wide >"$out/overview.txt" 2>&1 || true
   kubectl get events --all-namespaces --sort-by=.lastTimestamp >"$out/events.txt" 2>&1 || true
   kubectl get taskruns,pipelineruns,eventlisteners --all-namespaces -o yaml >"$out/runs.yaml" 2>&1 || true
