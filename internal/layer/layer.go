@@ -35,45 +35,59 @@ var Epoch = time.Unix(0, 0).UTC()
 // FromFiles builds an uncompressed-then-gzipped layer from files, parents
 // first, sorted, with fixed timestamps.
 func FromFiles(files []File) (v1.Layer, error) {
-	sorted := append([]File(nil), files...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range sorted {
-		name := strings.TrimPrefix(filepath.Clean(f.Path), "/")
-		hdr := &tar.Header{Name: name, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: Epoch, Format: tar.FormatPAX}
-		var body io.Reader
-		switch {
-		case f.Dir:
-			hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
-		case f.Linkname != "":
-			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, f.Linkname
-		case f.Source != "":
-			src, err := os.Open(f.Source)
-			if err != nil {
-				return nil, fmt.Errorf("layer file %s: %w", f.Path, err)
-			}
-			defer src.Close()
-			fi, err := src.Stat()
-			if err != nil {
-				return nil, err
-			}
-			hdr.Typeflag, hdr.Size, body = tar.TypeReg, fi.Size(), src
-		default:
-			hdr.Typeflag, hdr.Size, body = tar.TypeReg, int64(len(f.Content)), bytes.NewReader(f.Content)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if body != nil {
-			if _, err := io.Copy(tw, body); err != nil {
-				return nil, fmt.Errorf("layer file %s: %w", f.Path, err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
+	if err := WriteTar(&buf, files); err != nil {
 		return nil, err
 	}
 	data := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+}
+
+// WriteTar writes files as the tar stream FromFiles' layer holds: sorted by
+// path, fixed timestamps, numeric owners. Callers that cache layers on disk
+// stream it into their own (gzip) file.
+func WriteTar(w io.Writer, files []File) error {
+	sorted := append([]File(nil), files...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	tw := tar.NewWriter(w)
+	for _, f := range sorted {
+		if err := writeEntry(tw, f); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+func writeEntry(tw *tar.Writer, f File) error {
+	name := strings.TrimPrefix(filepath.Clean(f.Path), "/")
+	hdr := &tar.Header{Name: name, Mode: f.Mode, Uid: f.UID, Gid: f.GID, ModTime: Epoch, Format: tar.FormatPAX}
+	var body io.Reader
+	switch {
+	case f.Dir:
+		hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
+	case f.Linkname != "":
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, f.Linkname
+	case f.Source != "":
+		src, err := os.Open(f.Source)
+		if err != nil {
+			return fmt.Errorf("layer file %s: %w", f.Path, err)
+		}
+		defer src.Close()
+		fi, err := src.Stat()
+		if err != nil {
+			return fmt.Errorf("layer file %s: %w", f.Path, err)
+		}
+		hdr.Typeflag, hdr.Size, body = tar.TypeReg, fi.Size(), src
+	default:
+		hdr.Typeflag, hdr.Size, body = tar.TypeReg, int64(len(f.Content)), bytes.NewReader(f.Content)
+	}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("layer file %s: %w", f.Path, err)
+	}
+	if body != nil {
+		if _, err := io.Copy(tw, body); err != nil {
+			return fmt.Errorf("layer file %s: %w", f.Path, err)
+		}
+	}
+	return nil
 }

@@ -68,6 +68,17 @@ func Busybox() (v1.Image, error) {
 	return imageOf([]v1.Layer{layer}, nil, []string{"sh"}, "")
 }
 
+// BusyboxNonRoot is Busybox running as nonroot 65532 (like Chainguard's
+// busybox): Tekton's shell image, whose init container set-security-context
+// marks runAsNonRoot.
+func BusyboxNonRoot() (v1.Image, error) {
+	layer, err := busyboxLayer()
+	if err != nil {
+		return nil, err
+	}
+	return imageOf([]v1.Layer{layer}, nil, []string{"sh"}, fmt.Sprint(NonRootUID))
+}
+
 func busyboxLayer() (v1.Layer, error) {
 	out, err := exec.Command(BusyboxBinary, "--list-full").Output()
 	if err != nil {
@@ -103,6 +114,29 @@ func Static() (v1.Image, error) {
 		return nil, err
 	}
 	return imageOf([]v1.Layer{layer}, []string{"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}, nil, fmt.Sprint(NonRootUID))
+}
+
+// TiniBinary is where Debian's tini installs its static build.
+const TiniBinary = "/usr/bin/tini-static"
+
+// Tini is Static with tini at /sbin/tini, the init Tekton's resolvers image
+// runs under (its release base is tini-git).
+func Tini() (v1.Image, error) {
+	base, err := Static()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(TiniBinary); err != nil {
+		return nil, fmt.Errorf("tini (is Debian's tini installed?): %w", err)
+	}
+	layer, err := FileLayer([]File{
+		{Path: "/sbin", Dir: true, Mode: 0o755},
+		{Path: "/sbin/tini", Mode: 0o755, Source: TiniBinary},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendLayers(base, layer)
 }
 
 // treeFiles lists a host tree as layer entries at the same paths.

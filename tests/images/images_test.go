@@ -153,3 +153,89 @@ func TestCacheBuildsOnceAndCleansFailures(t *testing.T) {
 		t.Errorf("a failed build left %v", matches)
 	}
 }
+
+func TestCacheWithBinariesKeysOnContent(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	bin := filepath.Join(t.TempDir(), "controller")
+	base, err := Static()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(content string) v1.Image {
+		t.Helper()
+		if err := os.WriteFile(bin, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		img, err := c.WithBinaries(base, bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	diffID := func(img v1.Image) v1.Hash {
+		t.Helper()
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := layers[len(layers)-1].DiffID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	first := build("\x7fELF one")
+	hdrs, contents := entries(t, first)
+	if h := hdrs["/ko-app/controller"]; h == nil || h.Mode&0o111 == 0 || contents["/ko-app/controller"] != "\x7fELF one" {
+		t.Errorf("/ko-app/controller = %+v %q, want the binary, executable", h, contents["/ko-app/controller"])
+	}
+	if cf, _ := first.ConfigFile(); cf.Config.Entrypoint[0] != "/ko-app/controller" {
+		t.Errorf("entrypoint = %v", cf.Config.Entrypoint)
+	}
+	uncached, err := WithBinaries(base, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffID(first) != diffID(uncached) {
+		t.Errorf("cached layer content differs from WithBinaries'")
+	}
+	again := build("\x7fELF one")
+	changed := build("\x7fELF two")
+	if diffID(again) != diffID(first) || diffID(changed) == diffID(first) {
+		t.Errorf("diff IDs: first %s, same content %s, new content %s", diffID(first), diffID(again), diffID(changed))
+	}
+	if files, _ := filepath.Glob(filepath.Join(c.Dir, "ko-app-controller-*")); len(files) != 2 {
+		t.Errorf("cache holds %v, want one layer per binary content", files)
+	}
+}
+
+func TestTini(t *testing.T) {
+	img, err := Tini()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrs, _ := entries(t, img)
+	if h := hdrs["/sbin/tini"]; h == nil || h.Mode&0o111 == 0 || h.Size == 0 {
+		t.Errorf("/sbin/tini = %+v, want an executable", h)
+	}
+	if hdrs["/etc/ssl/certs/ca-certificates.crt"] == nil {
+		t.Error("tini base lacks the static base's CA certificates")
+	}
+	if cf, _ := img.ConfigFile(); cf.Config.User != "65532" {
+		t.Errorf("user = %q, want 65532", cf.Config.User)
+	}
+}
+
+func TestBusyboxNonRootRunsAs65532(t *testing.T) {
+	img, err := BusyboxNonRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdrs, _ := entries(t, img)
+	if hdrs["/bin/sh"] == nil {
+		t.Error("no /bin/sh")
+	}
+	if cf, _ := img.ConfigFile(); cf.Config.User != "65532" {
+		t.Errorf("user = %q, want 65532 (runAsNonRoot needs a numeric non-root user)", cf.Config.User)
+	}
+}

@@ -2,6 +2,7 @@ package images
 
 import (
 	"archive/tar"
+	"compress/gzip"
 	"io"
 	"io/fs"
 	"os"
@@ -22,6 +23,23 @@ var epoch = layer.Epoch
 // FileLayer builds a gzipped layer from files, parents first, sorted, with
 // fixed timestamps.
 func FileLayer(files []File) (v1.Layer, error) { return layer.FromFiles(files) }
+
+// writeFilesTarGz writes FileLayer's tar, gzipped, to path (for the Cache).
+func writeFilesTarGz(path string, files []File) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	err = layer.WriteTar(zw, files)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // WriteDirTar writes the tree under root as a tar stream (numeric owners,
 // fixed mtimes, in walk order), skipping what skip returns true for. Used for

@@ -2,7 +2,11 @@ package images
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,6 +30,11 @@ var StandIns = map[string]StandIn{
 		Build: func(context.Context, *Cache) (v1.Image, error) { return Busybox() },
 		Note:  "Debian busybox-static, nonroot 65532; seconds",
 	},
+	"busybox-nonroot": {
+		Refs:  []string{"chainguard/busybox:latest"},
+		Build: func(context.Context, *Cache) (v1.Image, error) { return BusyboxNonRoot() },
+		Note:  "busybox running as nonroot 65532: Tekton's shell image under set-security-context",
+	},
 	"static": {
 		Refs:  []string{"distroless/static-debian12:nonroot", "distroless/static:nonroot"},
 		Build: func(context.Context, *Cache) (v1.Image, error) { return Static() },
@@ -47,6 +56,11 @@ var StandIns = map[string]StandIn{
 			return DebianWithApt(ctx, c, "node", []string{"nodejs"}, []string{"npm"}, nil, []string{"node"})
 		},
 		Note: "debootstrap bookworm + nodejs 18 and npm; minutes the first time",
+	},
+	"tini": {
+		Refs:  []string{"tektoncd/plumbing/tini-git:latest"},
+		Build: func(context.Context, *Cache) (v1.Image, error) { return Tini() },
+		Note:  "static base + Debian's tini-static at /sbin/tini: Tekton's resolvers base (no git: the git resolver cannot clone)",
 	},
 	"golang": {
 		Refs:  []string{"library/golang:1.26"},
@@ -109,14 +123,54 @@ func WithBinaries(base v1.Image, binaries ...string) (v1.Image, error) {
 	if len(binaries) == 0 {
 		return nil, fmt.Errorf("no binaries")
 	}
+	layer, err := FileLayer(koAppFiles(binaries))
+	if err != nil {
+		return nil, err
+	}
+	return withKoApp(base, layer, binaries[0])
+}
+
+// WithBinaries is the package's WithBinaries with the binaries' layer kept in
+// c, keyed by their content: gzipping 100 MB of Go binaries takes seconds,
+// and the local cluster wraps a dozen of them on every start.
+func (c *Cache) WithBinaries(base v1.Image, binaries ...string) (v1.Image, error) {
+	if len(binaries) == 0 {
+		return nil, fmt.Errorf("no binaries")
+	}
+	key := sha256.New()
+	for _, b := range binaries {
+		f, err := os.Open(b)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(key, "%s\n", baseName(b))
+		_, err = io.Copy(key, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", b, err)
+		}
+	}
+	files := koAppFiles(binaries)
+	layer, err := c.Layer("ko-app-"+baseName(binaries[0]), hex.EncodeToString(key.Sum(nil)), func(path string) error {
+		return writeFilesTarGz(path, files)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return withKoApp(base, layer, binaries[0])
+}
+
+func koAppFiles(binaries []string) []File {
 	files := []File{{Path: "/ko-app", Dir: true, Mode: 0o755}}
 	for _, b := range binaries {
 		files = append(files, File{Path: "/ko-app/" + baseName(b), Mode: 0o755, Source: b})
 	}
-	layer, err := FileLayer(files)
-	if err != nil {
-		return nil, err
-	}
+	return files
+}
+
+// withKoApp appends the /ko-app layer and makes the first binary the
+// entrypoint, with ko's KO_DATA_PATH.
+func withKoApp(base v1.Image, layer v1.Layer, first string) (v1.Image, error) {
 	img, err := mutate.AppendLayers(base, layer)
 	if err != nil {
 		return nil, err
@@ -126,7 +180,7 @@ func WithBinaries(base v1.Image, binaries ...string) (v1.Image, error) {
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.Config.Entrypoint = []string{"/ko-app/" + baseName(binaries[0])}
+	cf.Config.Entrypoint = []string{"/ko-app/" + baseName(first)}
 	cf.Config.Cmd = nil
 	cf.Config.Env = append(cf.Config.Env, "KO_DATA_PATH=/var/run/ko")
 	return mutate.ConfigFile(img, cf)

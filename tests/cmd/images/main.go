@@ -3,6 +3,7 @@
 //
 //	go run ./tests/cmd/images push 127.0.0.1:5000 busybox static python
 //	go run ./tests/cmd/images binaries 127.0.0.1:5000/tekton/nop:dev ./bin/nop
+//	go run ./tests/cmd/images each 127.0.0.1:5000/tekton v1.15.1 ./bin/nop ./bin/webhook
 //	go run ./tests/cmd/images list
 package main
 
@@ -11,9 +12,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/knative-lambda/lambda-builder/tests/images"
@@ -31,7 +34,9 @@ func main() {
 const usage = `usage:
   images list
   images push REGISTRY NAME...           build stand-ins and push them (NAME: see list)
-  images binaries REF [--base REF] BIN...  push BINs at /ko-app/NAME over a base (default: static)`
+  images binaries REF [--base REF] BIN...  push BINs at /ko-app/NAME over a base (default: static)
+  images each REPO TAG [--base REF] BIN...  push one such image per BIN as REPO/NAME:TAG;
+                                            prints "NAME REPO/NAME@DIGEST" lines`
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
@@ -62,31 +67,60 @@ func run(ctx context.Context, args []string) error {
 		if len(args) < 3 {
 			return fmt.Errorf("%s", usage)
 		}
-		target, rest := args[1], args[2:]
-		base, err := images.Static()
+		base, bins, err := baseAndBinaries(ctx, args[2:])
 		if err != nil {
 			return err
 		}
-		if len(rest) >= 2 && rest[0] == "--base" {
-			ref, err := name.ParseReference(rest[1])
-			if err != nil {
-				return err
-			}
-			if base, err = remote.Image(ref, remote.WithContext(ctx)); err != nil {
-				return fmt.Errorf("pulling base %s: %w", rest[1], err)
-			}
-			rest = rest[2:]
-		}
-		img, err := images.WithBinaries(base, rest...)
+		img, err := cache.WithBinaries(base, bins...)
 		if err != nil {
 			return err
 		}
-		ref, err := images.Push(ctx, img, target)
+		ref, err := images.Push(ctx, img, args[1])
 		if err != nil {
 			return err
 		}
 		fmt.Println(ref)
 		return nil
+	case "each":
+		if len(args) < 4 {
+			return fmt.Errorf("%s", usage)
+		}
+		repo, tag := args[1], args[2]
+		base, bins, err := baseAndBinaries(ctx, args[3:])
+		if err != nil {
+			return err
+		}
+		for _, bin := range bins {
+			img, err := cache.WithBinaries(base, bin)
+			if err != nil {
+				return err
+			}
+			app := filepath.Base(bin)
+			ref, err := images.Push(ctx, img, repo+"/"+app+":"+tag)
+			if err != nil {
+				return err
+			}
+			fmt.Println(app, ref)
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// baseAndBinaries reads an optional leading "--base REF" (default: the static
+// base) and returns the base image and the binaries after it.
+func baseAndBinaries(ctx context.Context, args []string) (v1.Image, []string, error) {
+	if len(args) < 2 || args[0] != "--base" {
+		base, err := images.Static()
+		return base, args, err
+	}
+	ref, err := name.ParseReference(args[1])
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := remote.Image(ref, remote.WithContext(ctx))
+	if err != nil {
+		return nil, nil, fmt.Errorf("pulling base %s: %w", args[1], err)
+	}
+	return base, args[2:], nil
 }
