@@ -38,6 +38,10 @@ build: ## build every step binary of cmd/ into bin/
 	@mkdir -p bin
 	$(if $(CMDS),CGO_ENABLED=0 $(GO) build -trimpath -o bin/ $(addprefix ./cmd/,$(CMDS)),@echo "no step binaries yet")
 
+.PHONY: generate
+generate: ## write the generated Tasks (tasks/function-build) from their single-step parts
+	$(GO) run ./catalog/cmd/generate
+
 .PHONY: test
 test: lint unit integration e2e ## everything CI runs: lint, unit, integration and end-to-end tests
 

@@ -43,6 +43,10 @@ type Spec struct {
 	Tags        string
 	Description string
 	Parts       []Part
+	// Scratch names workspaces the combined Task provides itself as an
+	// emptyDir volume, mounted at /workspace/NAME in each step that uses it:
+	// the steps share it inside the one pod and a run binds nothing.
+	Scratch []string
 }
 
 // Path is where the generated Task lives, relative to the repository root.
@@ -67,6 +71,12 @@ func Generate(root string, s Spec) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w", p.path(), err)
 		}
 	}
+	for _, w := range s.Scratch {
+		if err := c.scratch(w); err != nil {
+			return nil, err
+		}
+	}
+	c.budgetResults()
 	return c.encode(s)
 }
 
@@ -139,13 +149,114 @@ func (c *combined) annotations(ann *yaml.Node) error {
 	if v := valueOf(get(ann, "tekton.dev/pipelines.minVersion")); versionLess(c.minVersion, v) {
 		c.minVersion = v
 	}
-	switch pl := valueOf(get(ann, "tekton.dev/platforms")); {
-	case c.platforms == "":
+	pl := valueOf(get(ann, "tekton.dev/platforms"))
+	if c.platforms == "" {
 		c.platforms = pl
-	case pl != c.platforms:
-		return fmt.Errorf("platforms %q differ from an earlier part's %q", pl, c.platforms)
+		return nil
 	}
+	// The combined Task runs where every part runs.
+	theirs := map[string]bool{}
+	for _, p := range splitList(pl) {
+		theirs[p] = true
+	}
+	var both []string
+	for _, p := range splitList(c.platforms) {
+		if theirs[p] {
+			both = append(both, p)
+		}
+	}
+	if len(both) == 0 {
+		return fmt.Errorf("platforms %q share none with the earlier parts' %q", pl, c.platforms)
+	}
+	c.platforms = strings.Join(both, ",")
 	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// scratchRoot is where Scratch workspaces are mounted; Tekton's own
+// /workspace emptyDir is below every step already, so the path reads as one.
+const scratchRoot = "/workspace/"
+
+// scratch turns workspace w into an emptyDir volume: the workspace goes, its
+// $(workspaces.w.path) becomes the mount path, and every step that used it
+// mounts the volume (the others do not see it).
+func (c *combined) scratch(w string) error {
+	if findNamed(c.workspaces, w) == nil {
+		return fmt.Errorf("Scratch: no part declares workspace %s", w)
+	}
+	c.workspaces = without(c.workspaces, w)
+	path, bound := fmt.Sprintf("$(workspaces.%s.path)", w), fmt.Sprintf("$(workspaces.%s.bound)", w)
+	mountPath := scratchRoot + w
+	for _, s := range c.steps {
+		uses := false
+		walkScalars(s, func(n *yaml.Node) {
+			if strings.Contains(n.Value, path) || strings.Contains(n.Value, bound) {
+				n.Value = strings.ReplaceAll(strings.ReplaceAll(n.Value, path, mountPath), bound, "true")
+				uses = true
+			}
+		})
+		if !uses {
+			continue
+		}
+		mounts := get(s, "volumeMounts")
+		if mounts == nil {
+			mounts = &yaml.Node{Kind: yaml.SequenceNode}
+			s.Content = append(s.Content, scalar("volumeMounts"), mounts)
+		}
+		mounts.Content = append(mounts.Content, mapping("name", w, "mountPath", mountPath))
+	}
+	var stray []string
+	for _, n := range append(append(append([]*yaml.Node{}, c.params...), c.results...), c.volumes...) {
+		walkScalars(n, func(n *yaml.Node) {
+			if strings.Contains(n.Value, "$(workspaces."+w+".") {
+				stray = append(stray, n.Value)
+			}
+		})
+	}
+	if len(stray) > 0 {
+		return fmt.Errorf("Scratch: workspace %s is referenced as %q, which an emptyDir cannot answer", w, stray[0])
+	}
+	emptyDir := mapping("name", w)
+	emptyDir.Content = append(emptyDir.Content, scalar("emptyDir"), &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle})
+	return appendUnique(&c.volumes, []*yaml.Node{emptyDir}, "volume")
+}
+
+// The kubelet keeps at most 12 KiB of termination messages per pod, shared
+// evenly by its containers (kubelet status manager, normalizeStatus), and
+// Tekton's entrypoint puts every result written so far into each step's
+// message. A one-step Task has 4 KiB; in the combined pod each step's
+// results writer must stay within its share, or the message is cut and the
+// TaskRun fails on unreadable results.
+const (
+	podTerminationMessageBytes = 12 * 1024
+	tektonInitContainers       = 1 // "prepare" copies the entrypoint; no step has a script
+)
+
+// budgetResults tells every step its share through RESULTS_BUDGET
+// (internal/step), replacing the parts' own value.
+func (c *combined) budgetResults() {
+	share := podTerminationMessageBytes / (len(c.steps) + tektonInitContainers)
+	if share > 4096 {
+		share = 4096
+	}
+	for _, s := range c.steps {
+		env := get(s, "env")
+		if env == nil {
+			env = &yaml.Node{Kind: yaml.SequenceNode}
+			s.Content = append(s.Content, scalar("env"), env)
+		}
+		env.Content = without(env.Content, "RESULTS_BUDGET")
+		env.Content = append(env.Content, mapping("name", "RESULTS_BUDGET", "value", fmt.Sprint(share)))
+	}
 }
 
 // mergeParams keeps the first declaration of a param two parts share; they

@@ -19,6 +19,7 @@ var demo = Spec{
 		{Task: "produce", Version: "0.1"},
 		{Task: "consume", Version: "0.1", Rename: map[string]string{"ARGS": "CONSUME_ARGS"}, Wire: map[string]string{"DIGEST": "DIGEST"}},
 	},
+	Scratch: []string{"source"},
 }
 
 func TestGenerate(t *testing.T) {
@@ -52,7 +53,30 @@ func TestGenerate(t *testing.T) {
 	if env["DIGEST_FILE"] != "$(results.DIGEST.path)" || env["ARGS"] != "$(params.CONSUME_ARGS)" || env["MODE"] != "$(params.MODE)" {
 		t.Errorf("consume env = %v", env)
 	}
-	creds := task.Spec.Workspaces[1]
+	if len(task.Spec.Workspaces) != 1 {
+		t.Fatalf("workspaces = %+v: the Scratch workspace source must be gone", task.Spec.Workspaces)
+	}
+	if v := task.Spec.Volumes; len(v) != 1 || v[0].Name != "source" || v[0].EmptyDir == nil {
+		t.Errorf("volumes = %+v, want the emptyDir source", v)
+	}
+	makeStep := task.Spec.Steps[0]
+	if m := makeStep.VolumeMounts; len(m) != 1 || m[0].Name != "source" || m[0].MountPath != "/workspace/source" {
+		t.Errorf("make's volumeMounts = %+v", m)
+	}
+	if m := task.Spec.Steps[1].VolumeMounts; len(m) != 0 {
+		t.Errorf("check does not use source but mounts %+v", m)
+	}
+	makeEnv := map[string]string{}
+	for _, e := range makeStep.Env {
+		makeEnv[e.Name] = e.Value
+	}
+	if makeEnv["DEST"] != "/workspace/source" || makeEnv["RESULTS_BUDGET"] != "4096" || env["RESULTS_BUDGET"] != "4096" {
+		t.Errorf("make env = %v, check env = %v: DEST is the mount, RESULTS_BUDGET the pod share (12 KiB / 3 containers)", makeEnv, env)
+	}
+	if pl := task.Annotations["tekton.dev/platforms"]; pl != "linux/amd64" {
+		t.Errorf("platforms = %q, want the parts' common linux/amd64", pl)
+	}
+	creds := task.Spec.Workspaces[0]
 	if creds.Name != "creds" || creds.Optional || creds.ReadOnly || creds.MountPath != "/creds" {
 		t.Errorf("merged workspace = %+v: optional/readOnly only when both parts say so", creds)
 	}
@@ -85,11 +109,14 @@ func TestGenerateRejects(t *testing.T) {
 		{name: "type clash without a rename", edit: func(s *Spec) { s.Parts[1].Rename = nil }, want: "param ARGS is a string here and a array in an earlier part"},
 		{name: "wire from a result nobody writes", edit: func(s *Spec) { s.Parts[1].Wire = map[string]string{"DIGEST": "NOPE"} }, want: "no earlier part writes"},
 		{name: "wire an unknown param", edit: func(s *Spec) { s.Parts[1].Wire = map[string]string{"NOPE": "DIGEST"} }, want: "Wire: no param NOPE"},
+		{name: "scratch an unknown workspace", edit: func(s *Spec) { s.Scratch = []string{"nope"} }, want: "Scratch: no part declares workspace nope"},
 		{name: "rename an unknown param", edit: func(s *Spec) { s.Parts[1].Rename["NOPE"] = "X" }, want: "Rename: no param NOPE"},
 		{name: "wired param used outside env", file: "tasks/consume/0.1/consume.yaml", old: "      env:\n", new: "      args: [\"$(params.DIGEST)\"]\n      env:\n", want: "used outside an env value"},
 		{name: "result written twice", file: "tasks/consume/0.1/consume.yaml", old: "    - name: OK\n", new: "    - name: DIGEST\n", want: "result DIGEST is also written by produce"},
 		{name: "step name twice", file: "tasks/consume/0.1/consume.yaml", old: "    - name: check\n", new: "    - name: make\n", want: "step make is also in an earlier part"},
 		{name: "mountPaths differ", file: "tasks/consume/0.1/consume.yaml", old: "mountPath: /creds", new: "mountPath: /other", want: "mountPath /other differs"},
+		{name: "no common platform", file: "tasks/consume/0.1/consume.yaml", old: "tekton.dev/platforms: linux/amd64", new: "tekton.dev/platforms: linux/s390x", want: "share none"},
+		{name: "scratch workspace in a param default", file: "tasks/consume/0.1/consume.yaml", old: "      default: \"\"\n", new: "      default: $(workspaces.source.path)\n", want: "which an emptyDir cannot answer"},
 		{name: "a stepTemplate", file: "tasks/consume/0.1/consume.yaml", old: "  steps:\n", new: "  stepTemplate:\n    env: []\n  steps:\n", want: "has a stepTemplate"},
 		{name: "two Kaniko steps", file: "tasks/consume/0.1/consume.yaml", old: "    tekton.dev/platforms: linux/amd64\n", new: "    tekton.dev/platforms: linux/amd64\n    lambda-builder.dev/kaniko-step: check\n", want: "a second part names a Kaniko step"},
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/knative-lambda/lambda-builder/catalog"
+	"github.com/knative-lambda/lambda-builder/catalog/compose"
 )
 
 // Finding is one problem, located as precisely as the source allows.
@@ -52,6 +53,7 @@ func Run(root string) ([]Finding, error) {
 		}
 	}
 	findings = append(findings, publishedList(root)...)
+	findings = append(findings, generated(root, compose.Generated)...)
 	l := &linter{stepActions: map[string]*document{}}
 	for _, d := range docs {
 		if d.kind == "StepAction" {
@@ -87,6 +89,31 @@ func publishedList(root string) []Finding {
 	var out []Finding
 	for _, p := range f.Check(root) {
 		out = append(out, Finding{File: file, Message: p})
+	}
+	return out
+}
+
+// generated checks that each generated Task is what its parts give now, so
+// an edit of a single-step Task reaches the combined one (`make generate`).
+// A tree without the parts (a fixture) has nothing to check.
+func generated(root string, specs []compose.Spec) []Finding {
+	var out []Finding
+	for _, s := range specs {
+		if _, err := os.Stat(filepath.Join(root, "tasks", s.Parts[0].Task)); os.IsNotExist(err) {
+			continue
+		}
+		want, err := compose.Generate(root, s)
+		if err != nil {
+			out = append(out, Finding{File: s.Path(), Message: "cannot be generated: " + err.Error()})
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(root, s.Path()))
+		switch {
+		case err != nil:
+			out = append(out, Finding{File: s.Path(), Message: "missing: run `make generate`"})
+		case string(got) != string(want):
+			out = append(out, Finding{File: s.Path(), Message: "differs from what catalog/compose generates from its parts: run `make generate` (and edit the parts, not this file)"})
+		}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/knative-lambda/lambda-builder/catalog"
+	"github.com/knative-lambda/lambda-builder/catalog/compose"
 )
 
 const goodRoot = "testdata/good"
@@ -157,4 +158,48 @@ func copyTree(t *testing.T, src string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+func TestGeneratedTaskMustMatchItsParts(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"tasks/produce/0.1/produce.yaml", "tasks/consume/0.1/consume.yaml"} {
+		b, err := os.ReadFile(filepath.Join("../compose/testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(root, f), b, 0o644)
+	}
+	spec := compose.Spec{Name: "both", Version: "0.1", Parts: []compose.Part{
+		{Task: "produce", Version: "0.1"},
+		{Task: "consume", Version: "0.1", Rename: map[string]string{"ARGS": "CONSUME_ARGS"}},
+	}}
+	specs := []compose.Spec{spec}
+	if got := generated(root, specs); len(got) != 1 || !strings.Contains(got[0].Message, "missing") {
+		t.Fatalf("findings = %v, want the missing generated file", got)
+	}
+	out, err := compose.Generate(root, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "tasks/both/0.1"), 0o755)
+	os.WriteFile(filepath.Join(root, spec.Path()), out, 0o644)
+	if got := generated(root, specs); len(got) != 0 {
+		t.Fatalf("findings = %v for a fresh generation", got)
+	}
+	// A part changes; the generated file is now stale.
+	part := filepath.Join(root, "tasks/produce/0.1/produce.yaml")
+	os.WriteFile(part, []byte(strings.Replace(string(mustRead(t, part)), "Shared mode.", "Shared mode, changed.", 1)), 0o644)
+	if got := generated(root, specs); len(got) != 1 || !strings.Contains(got[0].Message, "make generate") {
+		t.Fatalf("findings = %v, want the stale generated file", got)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -181,16 +181,22 @@ func checkExtra(extra []string) error {
 
 // inside resolves rel (a CONTEXT or DOCKERFILE param) under root and refuses
 // anything that leaves root, through ".." or a symbolic link: the executor's
-// own files (/kaniko, registry credentials) must not become build input.
+// own files (/kaniko, registry credentials) must not become build input. An
+// absolute path is accepted when it lies in root: render-dockerfile's
+// DOCKERFILE result, which function-build feeds in, is one.
 func inside(root, rel, param string, wantDir bool) (string, error) {
-	if filepath.IsAbs(rel) {
-		return "", step.InputError("%s %q is absolute: give a path relative to the source workspace", param, rel)
-	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return "", step.ConfigError("SOURCE_DIR %q: %v", root, err)
 	}
 	joined := filepath.Join(realRoot, rel)
+	if filepath.IsAbs(rel) {
+		cleanRoot := filepath.Clean(root)
+		if p := filepath.Clean(rel); p != cleanRoot && !strings.HasPrefix(p, cleanRoot+string(filepath.Separator)) {
+			return "", step.InputError("%s %q is absolute and not in the source workspace %s: give a path relative to it", param, rel, root)
+		}
+		joined = rel
+	}
 	real, err := filepath.EvalSymlinks(joined)
 	if err != nil {
 		return "", step.InputError("%s %q: not found in the source workspace (%v)", param, rel, err)

@@ -95,6 +95,8 @@ func TestPlanFlags(t *testing.T) {
 		{name: "a build arg value may look like a flag", argv: []string{"X=--no-push", "--"}, want: []string{"--build-arg=X=--no-push"}, absent: []string{"--no-push"}},
 		{name: "context and dockerfile in a sub folder", change: func(c *Config) { c.Context = "app"; c.Dockerfile = "app/Dockerfile" },
 			argv: []string{"--"}, want: []string{"--context=" + src + "/app", "--dockerfile=" + src + "/app/Dockerfile"}},
+		{name: "absolute dockerfile inside the workspace (render-dockerfile's result)", change: func(c *Config) { c.Dockerfile = filepath.Join(c.SourceDir, "app/Dockerfile") },
+			argv: []string{"--"}, want: []string{"--dockerfile=" + src + "/app/Dockerfile"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,7 +154,8 @@ func TestPlanRefuses(t *testing.T) {
 		{name: "context climbs out", change: func(c *Config) { c.Context = "../../kaniko/.docker" }, argv: []string{"--"}, code: step.CodeInput, want: "CONTEXT"},
 		{name: "context through a symlink out", change: func(c *Config) { c.Context = "escape" }, argv: []string{"--"}, code: step.CodeInput, want: "outside the source workspace"},
 		{name: "dockerfile through a symlink out", change: func(c *Config) { c.Dockerfile = "escape/config.json" }, argv: []string{"--"}, code: step.CodeInput, want: "outside the source workspace"},
-		{name: "absolute context", change: func(c *Config) { c.Context = "/" }, argv: []string{"--"}, code: step.CodeInput, want: "absolute"},
+		{name: "absolute context", change: func(c *Config) { c.Context = "/" }, argv: []string{"--"}, code: step.CodeInput, want: "not in the source workspace"},
+		{name: "absolute dockerfile climbing out", change: func(c *Config) { c.Dockerfile = filepath.Join(c.SourceDir, "../outside/Dockerfile") }, argv: []string{"--"}, code: step.CodeInput, want: "not in the source workspace"},
 		{name: "missing dockerfile", change: func(c *Config) { c.Dockerfile = "nope/Dockerfile" }, argv: []string{"--"}, code: step.CodeInput, want: "not found"},
 		{name: "dockerfile is a folder", change: func(c *Config) { c.Dockerfile = "app" }, argv: []string{"--"}, code: step.CodeInput, want: "not a regular file"},
 	}
