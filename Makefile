@@ -61,8 +61,8 @@ lint: tools ## gofmt, go vet, staticcheck (the catalog lint runs with the unit t
 	$(TOOLS_BIN)/staticcheck -tags integration,e2e ./...
 
 .PHONY: e2e
-e2e: cluster-up ## end-to-end tests on the local cluster (started if not running; logs collected on failure)
-	@set -a && source $(CLUSTER_DIR)/e2e.env && set +a && \
+e2e: cluster-up stage ## end-to-end tests on the local cluster (started if not running; logs collected on failure)
+	@set -a && source $(CLUSTER_DIR)/e2e.env && source $(CLUSTER_DIR)/stage.env && set +a && \
 	  $(GO) test $(TEST_FLAGS) -tags e2e -count=1 ./tests/e2e/... || { tests/cluster/logs.sh; exit 1; }
 
 .PHONY: cluster-tools
@@ -70,7 +70,7 @@ cluster-tools: system-deps ## build Kubernetes, Tekton, Triggers, tkn and CoreDN
 	@tests/cluster/build.sh
 
 .PHONY: cluster-up
-cluster-up: cluster-tools ## start the local Kubernetes + Tekton + Triggers (or reuse a healthy one)
+cluster-up: cluster-tools tools ## start the local Kubernetes + Tekton + Triggers (or reuse a healthy one)
 	@tests/cluster/up.sh
 
 .PHONY: cluster-down
@@ -128,8 +128,12 @@ bench-kaniko: tools ## the Task's Kaniko step vs BuildKit vs buildah: cold, warm
 	$(GO) test -tags bench -count=1 -timeout 90m -run TestBench -v ./tests/bench/kaniko 2>&1 | grep -v -e '^=== ' -e '^--- PASS'
 
 .PHONY: run
-run: ## the main job: a function built from S3 and pushed, on a local cluster
-	@echo "make run: not available yet; the function-build issue adds it" >&2; exit 1
+run: cluster-up stage ## the main job: a sample function (FUNCTION=python|node|go) built from S3, pushed and verified on the local cluster
+	@tests/cluster/run.sh
+
+.PHONY: stage
+stage: tools ## push this checkout's step, Kaniko and base images to the local cluster's registry; write release.yaml pinned to them
+	@tests/cluster/stage.sh
 
 .PHONY: clean
 clean: ## remove build outputs (the tool cache stays; rm -rf $(TOOLS_DIR) to drop it)

@@ -131,7 +131,7 @@ stop() {
 }
 
 # COMPONENTS are the host processes of a running cluster, in start order.
-COMPONENTS=(registry api-forward-host api-forward-ns etcd containerd apiserver controller-manager scheduler kubelet kube-proxy)
+COMPONENTS=(registry s3 api-forward-host api-forward-ns etcd containerd apiserver controller-manager scheduler kubelet kube-proxy)
 # NAMESPACES hold the in-cluster components (Deployments).
 NAMESPACES=(kube-system tekton-pipelines tekton-pipelines-resolvers)
 

@@ -26,6 +26,7 @@ check_prerequisites() {
     command -v "$f" >/dev/null || die "missing $f: run make system-deps"
   done
   [ -x "$CNI_BIN_DIR/bridge" ] || die "missing CNI plugins in $CNI_BIN_DIR: run make system-deps"
+  [ -x "$LB_TOOLS_DIR/bin/versitygw" ] || die "missing $LB_TOOLS_DIR/bin/versitygw (the S3 server): run make tools"
 }
 
 # --- State: a fresh cluster starts from empty folders; the registry's
@@ -35,7 +36,8 @@ prepare_state() {
     die "mounts remain under $CLUSTER_DIR: run make cluster-down"
   fi
   rm -rf "$CLUSTER_DIR"/{etcd,containerd,kubelet,pod-logs,cni,pki,run,logs,pids}
-  mkdir -p "$CLUSTER_DIR"/{registry,pod-logs,cni/net.d} "$PKI" "$RUN" "$LOGS" "$PIDS"
+  rm -rf "$CLUSTER_DIR/s3"
+  mkdir -p "$CLUSTER_DIR"/{registry,s3,pod-logs,cni/net.d} "$PKI" "$RUN" "$LOGS" "$PIDS"
   save_host_state
 }
 
@@ -142,11 +144,15 @@ setup_network() {
   render "$CLUSTER_SRC/templates/cni.conflist" "$CLUSTER_DIR/cni/net.d/10-$CNI_NETWORK.conflist"
 }
 
-# --- Services netns: the registry and the API server forwarder (pods reach
-# $SERVICES_IP:$APISERVER_PORT; the host end dials 127.0.0.1).
+# --- Services netns: the registry, S3 (versitygw over a posix folder) and
+# the API server forwarder (pods reach $SERVICES_IP:$APISERVER_PORT; the host
+# end dials 127.0.0.1).
 start_services() {
   render "$CLUSTER_SRC/templates/registry.yml" "$RUN/registry.yml"
   start registry ip netns exec "$SERVICES_NETNS" docker-registry serve "$RUN/registry.yml"
+  start s3 ip netns exec "$SERVICES_NETNS" "$LB_TOOLS_DIR/bin/versitygw" \
+    --port "$SERVICES_IP:$S3_PORT_NS" --access "$S3_ACCESS_KEY" --secret "$S3_SECRET_KEY" \
+    --region "$S3_REGION" --quiet posix "$CLUSTER_DIR/s3"
   start api-forward-host socat "UNIX-LISTEN:$RUN/apiserver.sock,fork,unlink-early" "TCP:127.0.0.1:$APISERVER_PORT"
   start api-forward-ns ip netns exec "$SERVICES_NETNS" \
     socat "TCP-LISTEN:$APISERVER_PORT,bind=$SERVICES_IP,fork,reuseaddr" "UNIX-CONNECT:$RUN/apiserver.sock"
@@ -378,6 +384,10 @@ write_e2e_env() {
 LB_KUBECONFIG=$CLUSTER_KUBECONFIG
 LB_REGISTRY=$REGISTRY
 LB_BUSYBOX_IMAGE=$BUSYBOX_IMAGE
+LB_S3_ENDPOINT=$S3_ENDPOINT
+LB_S3_ACCESS_KEY=$S3_ACCESS_KEY
+LB_S3_SECRET_KEY=$S3_SECRET_KEY
+LB_S3_REGION=$S3_REGION
 EOF
 }
 
@@ -387,6 +397,7 @@ print_info() {
 cluster: ready
   kubeconfig  $CLUSTER_KUBECONFIG   (export KUBECONFIG=$CLUSTER_KUBECONFIG)
   registry    $REGISTRY   (plain http, same name from the host and from pods)
+  s3          $S3_ENDPOINT   (versitygw; access key $S3_ACCESS_KEY, secret in $CLUSTER_DIR/e2e.env)
   logs        $LOGS   (make cluster-logs collects them with pod logs)
   kubectl     $K8S_BIN/kubectl   tkn: $LB_TOOLS_DIR/bin/tkn
 EOF
@@ -414,7 +425,8 @@ main() {
   setup_network
   start_services
   start_etcd
-  log "network, registry and etcd started"
+  wait_for "S3 at $S3_ENDPOINT" curl -s -o /dev/null "$S3_ENDPOINT/"
+  log "network, registry, S3 and etcd started"
   push_images
   log "images pushed to $REGISTRY"
   start_containerd

@@ -21,7 +21,7 @@ import (
 )
 
 // runTimeout bounds every wait for a run; a cold node pulls images first.
-const runTimeout = 5 * time.Minute
+const runTimeout = 10 * time.Minute
 
 const fieldManager = "lambda-builder-e2e"
 
@@ -30,13 +30,20 @@ const fieldManager = "lambda-builder-e2e"
 // passes and kept (with its state dumped to the test log) when it fails.
 func newNamespace(t *testing.T) string {
 	t.Helper()
+	return newNamespaceWith(t, "restricted")
+}
+
+// newNamespaceWith is newNamespace enforcing another Pod Security level (and
+// auditing restricted): function-build pods need baseline for the Kaniko step.
+func newNamespaceWith(t *testing.T, level string) string {
+	t.Helper()
 	prefix := strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))
 	if len(prefix) > 40 {
 		prefix = prefix[:40]
 	}
 	ns, err := c.kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		GenerateName: "e2e-" + strings.Trim(prefix, "-") + "-",
-		Labels:       map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+		Labels:       map[string]string{"pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/audit": "restricted"},
 	}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating a namespace: %v", err)

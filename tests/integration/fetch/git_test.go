@@ -3,8 +3,6 @@
 package fetch
 
 import (
-	"io"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -91,12 +89,11 @@ func startGitServer(t *testing.T) *gitServer {
 	run(evil, "commit", "-q", "-m", "evil")
 	run(g.work, "clone", "-q", "--bare", evil, filepath.Join(root, "evil.git"))
 
-	execPath := run(g.work, "--exec-path")
-	srv := httptest.NewServer(&cgi.Handler{
-		Path:   filepath.Join(execPath, "git-http-backend"),
-		Env:    append([]string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}, g.env...),
-		Stderr: io.Discard, // "Not a git repository" for the missing one
-	})
+	handler, err := harness.GitHTTPHandler(g.git, root, g.env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	g.URL = srv.URL
 	return g
