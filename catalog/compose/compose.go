@@ -231,20 +231,28 @@ func (c *combined) scratch(w string) error {
 }
 
 // The kubelet keeps at most 12 KiB of termination messages per pod, shared
-// evenly by its containers (kubelet status manager, normalizeStatus), and
-// Tekton's entrypoint puts every result written so far into each step's
-// message. A one-step Task has 4 KiB; in the combined pod each step's
-// results writer must stay within its share, or the message is cut and the
-// TaskRun fails on unreadable results.
-const (
-	podTerminationMessageBytes = 12 * 1024
-	tektonInitContainers       = 1 // "prepare" copies the entrypoint; no step has a script
-)
+// evenly by all its containers, init containers included (kubelet status
+// manager, normalizeStatus), and Tekton's entrypoint puts every result
+// written so far into each step's message. A one-step Task has 4 KiB; in the
+// combined pod each step's results writer must stay within its share, or the
+// message is cut and the TaskRun fails on unreadable results.
+const podTerminationMessageBytes = 12 * 1024
 
 // budgetResults tells every step its share through RESULTS_BUDGET
 // (internal/step), replacing the parts' own value.
 func (c *combined) budgetResults() {
-	share := podTerminationMessageBytes / (len(c.steps) + tektonInitContainers)
+	// Tekton's init containers: "prepare" always, "working-dir-initializer"
+	// when a step sets workingDir, "place-scripts" when a step has a script.
+	initContainers := 1
+	for _, key := range []string{"workingDir", "script"} {
+		for _, s := range c.steps {
+			if get(s, key) != nil {
+				initContainers++
+				break
+			}
+		}
+	}
+	share := podTerminationMessageBytes / (len(c.steps) + initContainers)
 	if share > 4096 {
 		share = 4096
 	}

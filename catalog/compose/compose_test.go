@@ -70,8 +70,13 @@ func TestGenerate(t *testing.T) {
 	for _, e := range makeStep.Env {
 		makeEnv[e.Name] = e.Value
 	}
-	if makeEnv["DEST"] != "/workspace/source" || makeEnv["RESULTS_BUDGET"] != "4096" || env["RESULTS_BUDGET"] != "4096" {
-		t.Errorf("make env = %v, check env = %v: DEST is the mount, RESULTS_BUDGET the pod share (12 KiB / 3 containers)", makeEnv, env)
+	if makeEnv["DEST"] != "/workspace/source" || makeStep.WorkingDir != "/workspace/source" {
+		t.Errorf("make env = %v, workingDir %q: both must be the mount", makeEnv, makeStep.WorkingDir)
+	}
+	// Two steps, Tekton's prepare and (for make's workingDir) its
+	// working-dir-initializer share the pod's 12 KiB of termination messages.
+	if makeEnv["RESULTS_BUDGET"] != "3072" || env["RESULTS_BUDGET"] != "3072" {
+		t.Errorf("RESULTS_BUDGET = %q and %q, want 3072 (12 KiB / 4 containers)", makeEnv["RESULTS_BUDGET"], env["RESULTS_BUDGET"])
 	}
 	if pl := task.Annotations["tekton.dev/platforms"]; pl != "linux/amd64" {
 		t.Errorf("platforms = %q, want the parts' common linux/amd64", pl)
