@@ -110,7 +110,7 @@ func (c *combined) add(root string, p Part) error {
 	for _, param := range sortedKeys(p.Wire) {
 		result := p.Wire[param]
 		if _, ok := c.writtenBy[result]; !ok {
-			return fmt.Errorf("Wire: param %s from result %s, which no earlier part writes", param, result)
+			return fmt.Errorf("wire: param %s from result %s, which no earlier part writes", param, result)
 		}
 		if err := wireParam(spec, param, result); err != nil {
 			return err
@@ -191,7 +191,7 @@ const scratchRoot = "/workspace/"
 // mounts the volume (the others do not see it).
 func (c *combined) scratch(w string) error {
 	if findNamed(c.workspaces, w) == nil {
-		return fmt.Errorf("Scratch: no part declares workspace %s", w)
+		return fmt.Errorf("scratch: no part declares workspace %s", w)
 	}
 	c.workspaces = without(c.workspaces, w)
 	path, bound := fmt.Sprintf("$(workspaces.%s.path)", w), fmt.Sprintf("$(workspaces.%s.bound)", w)
@@ -223,7 +223,7 @@ func (c *combined) scratch(w string) error {
 		})
 	}
 	if len(stray) > 0 {
-		return fmt.Errorf("Scratch: workspace %s is referenced as %q, which an emptyDir cannot answer", w, stray[0])
+		return fmt.Errorf("scratch: workspace %s is referenced as %q, which an emptyDir cannot answer", w, stray[0])
 	}
 	emptyDir := mapping("name", w)
 	emptyDir.Content = append(emptyDir.Content, scalar("emptyDir"), &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle})
@@ -331,7 +331,7 @@ func appendUnique(dst *[]*yaml.Node, add []*yaml.Node, what string) error {
 func renameParam(spec *yaml.Node, old, new string) error {
 	p := findNamed(items(spec, "params"), old)
 	if p == nil {
-		return fmt.Errorf("Rename: no param %s", old)
+		return fmt.Errorf("rename: no param %s", old)
 	}
 	get(p, "name").Value = new
 	walkScalars(spec, func(n *yaml.Node) {
@@ -347,7 +347,7 @@ func renameParam(spec *yaml.Node, old, new string) error {
 func wireParam(spec *yaml.Node, param, result string) error {
 	params := get(spec, "params")
 	if params == nil || findNamed(params.Content, param) == nil {
-		return fmt.Errorf("Wire: no param %s", param)
+		return fmt.Errorf("wire: no param %s", param)
 	}
 	params.Content = without(params.Content, param)
 	ref := fmt.Sprintf("$(params.%s)", param)
@@ -370,9 +370,9 @@ func wireParam(spec *yaml.Node, param, result string) error {
 	})
 	switch {
 	case len(stray) > 0:
-		return fmt.Errorf("Wire: param %s is used outside an env value (%q): only env entries can read a result file", param, stray[0])
+		return fmt.Errorf("wire: param %s is used outside an env value (%q): only env entries can read a result file", param, stray[0])
 	case wired == 0:
-		return fmt.Errorf("Wire: param %s is not passed to any step through env", param)
+		return fmt.Errorf("wire: param %s is not passed to any step through env", param)
 	}
 	return nil
 }

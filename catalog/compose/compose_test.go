@@ -113,9 +113,9 @@ func TestGenerateRejects(t *testing.T) {
 	}{
 		{name: "type clash without a rename", edit: func(s *Spec) { s.Parts[1].Rename = nil }, want: "param ARGS is a string here and a array in an earlier part"},
 		{name: "wire from a result nobody writes", edit: func(s *Spec) { s.Parts[1].Wire = map[string]string{"DIGEST": "NOPE"} }, want: "no earlier part writes"},
-		{name: "wire an unknown param", edit: func(s *Spec) { s.Parts[1].Wire = map[string]string{"NOPE": "DIGEST"} }, want: "Wire: no param NOPE"},
-		{name: "scratch an unknown workspace", edit: func(s *Spec) { s.Scratch = []string{"nope"} }, want: "Scratch: no part declares workspace nope"},
-		{name: "rename an unknown param", edit: func(s *Spec) { s.Parts[1].Rename["NOPE"] = "X" }, want: "Rename: no param NOPE"},
+		{name: "wire an unknown param", edit: func(s *Spec) { s.Parts[1].Wire = map[string]string{"NOPE": "DIGEST"} }, want: "wire: no param NOPE"},
+		{name: "scratch an unknown workspace", edit: func(s *Spec) { s.Scratch = []string{"nope"} }, want: "scratch: no part declares workspace nope"},
+		{name: "rename an unknown param", edit: func(s *Spec) { s.Parts[1].Rename["NOPE"] = "X" }, want: "rename: no param NOPE"},
 		{name: "wired param used outside env", file: "tasks/consume/0.1/consume.yaml", old: "      env:\n", new: "      args: [\"$(params.DIGEST)\"]\n      env:\n", want: "used outside an env value"},
 		{name: "result written twice", file: "tasks/consume/0.1/consume.yaml", old: "    - name: OK\n", new: "    - name: DIGEST\n", want: "result DIGEST is also written by produce"},
 		{name: "step name twice", file: "tasks/consume/0.1/consume.yaml", old: "    - name: check\n", new: "    - name: make\n", want: "step make is also in an earlier part"},

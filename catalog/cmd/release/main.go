@@ -42,7 +42,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 || args[0] != "resolve" {
-		return fmt.Errorf("usage: release resolve -o FILE -image CMD=REF... -param NAME=REF...")
+		return fmt.Errorf("usage: release resolve -o FILE [-image CMD=REF]... [-param NAME=REF]")
 	}
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	out := fs.String("o", "release.yaml", "where to write the multi-document YAML")
