@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/knative-lambda/lambda-builder/catalog/yamlnode"
 )
 
 // Part is one single-step Task composed into the combined Task.
@@ -89,17 +91,17 @@ func (c *combined) add(root string, p Part) error {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return err
 	}
-	if len(doc.Content) != 1 || valueOf(get(doc.Content[0], "kind")) != "Task" {
+	if len(doc.Content) != 1 || valueOf(yamlnode.Get(doc.Content[0], "kind")) != "Task" {
 		return fmt.Errorf("not a single Task document")
 	}
 	task := doc.Content[0]
-	spec := get(task, "spec")
+	spec := yamlnode.Get(task, "spec")
 	for _, unsupported := range []string{"stepTemplate", "sidecars"} {
-		if get(spec, unsupported) != nil {
+		if yamlnode.Get(spec, unsupported) != nil {
 			return fmt.Errorf("has a %s: a composed step must carry everything itself", unsupported)
 		}
 	}
-	if err := c.annotations(get(get(task, "metadata"), "annotations")); err != nil {
+	if err := c.annotations(yamlnode.Get(yamlnode.Get(task, "metadata"), "annotations")); err != nil {
 		return err
 	}
 	for _, old := range sortedKeys(p.Rename) {
@@ -116,40 +118,40 @@ func (c *combined) add(root string, p Part) error {
 			return err
 		}
 	}
-	if err := c.mergeParams(items(spec, "params")); err != nil {
+	if err := c.mergeParams(yamlnode.Items(spec, "params")); err != nil {
 		return err
 	}
-	if err := c.mergeWorkspaces(items(spec, "workspaces")); err != nil {
+	if err := c.mergeWorkspaces(yamlnode.Items(spec, "workspaces")); err != nil {
 		return err
 	}
-	for _, r := range items(spec, "results") {
-		name := valueOf(get(r, "name"))
+	for _, r := range yamlnode.Items(spec, "results") {
+		name := valueOf(yamlnode.Get(r, "name"))
 		if by, ok := c.writtenBy[name]; ok {
 			return fmt.Errorf("result %s is also written by %s", name, by)
 		}
 		c.writtenBy[name] = p.Task
 		c.results = append(c.results, r)
 	}
-	if err := appendUnique(&c.volumes, items(spec, "volumes"), "volume"); err != nil {
+	if err := appendUnique(&c.volumes, yamlnode.Items(spec, "volumes"), "volume"); err != nil {
 		return err
 	}
-	return appendUnique(&c.steps, items(spec, "steps"), "step")
+	return appendUnique(&c.steps, yamlnode.Items(spec, "steps"), "step")
 }
 
 // annotations carries what the combined Task must keep from a part: the
 // Kaniko step's name (the lint's one exception), the highest minimum Tekton
 // version, and the platforms (which must agree).
 func (c *combined) annotations(ann *yaml.Node) error {
-	if k := valueOf(get(ann, kanikoStepAnnotation)); k != "" {
+	if k := valueOf(yamlnode.Get(ann, kanikoStepAnnotation)); k != "" {
 		if c.kanikoStep != "" {
 			return fmt.Errorf("a second part names a Kaniko step (%s, then %s)", c.kanikoStep, k)
 		}
 		c.kanikoStep = k
 	}
-	if v := valueOf(get(ann, "tekton.dev/pipelines.minVersion")); versionLess(c.minVersion, v) {
+	if v := valueOf(yamlnode.Get(ann, "tekton.dev/pipelines.minVersion")); versionLess(c.minVersion, v) {
 		c.minVersion = v
 	}
-	pl := valueOf(get(ann, "tekton.dev/platforms"))
+	pl := valueOf(yamlnode.Get(ann, "tekton.dev/platforms"))
 	if c.platforms == "" {
 		c.platforms = pl
 		return nil
@@ -207,7 +209,7 @@ func (c *combined) scratch(w string) error {
 		if !uses {
 			continue
 		}
-		mounts := get(s, "volumeMounts")
+		mounts := yamlnode.Get(s, "volumeMounts")
 		if mounts == nil {
 			mounts = &yaml.Node{Kind: yaml.SequenceNode}
 			s.Content = append(s.Content, scalar("volumeMounts"), mounts)
@@ -246,7 +248,7 @@ func (c *combined) budgetResults() {
 	initContainers := 1
 	for _, key := range []string{"workingDir", "script"} {
 		for _, s := range c.steps {
-			if get(s, key) != nil {
+			if yamlnode.Get(s, key) != nil {
 				initContainers++
 				break
 			}
@@ -257,7 +259,7 @@ func (c *combined) budgetResults() {
 		share = 4096
 	}
 	for _, s := range c.steps {
-		env := get(s, "env")
+		env := yamlnode.Get(s, "env")
 		if env == nil {
 			env = &yaml.Node{Kind: yaml.SequenceNode}
 			s.Content = append(s.Content, scalar("env"), env)
@@ -271,7 +273,7 @@ func (c *combined) budgetResults() {
 // must agree on its type, or one of them needs a Rename.
 func (c *combined) mergeParams(params []*yaml.Node) error {
 	for _, p := range params {
-		name := valueOf(get(p, "name"))
+		name := valueOf(yamlnode.Get(p, "name"))
 		if prev := findNamed(c.params, name); prev != nil {
 			if typeOf(prev) != typeOf(p) {
 				return fmt.Errorf("param %s is a %s here and a %s in an earlier part: give one a Rename", name, typeOf(p), typeOf(prev))
@@ -284,7 +286,7 @@ func (c *combined) mergeParams(params []*yaml.Node) error {
 }
 
 func typeOf(param *yaml.Node) string {
-	if t := valueOf(get(param, "type")); t != "" {
+	if t := valueOf(yamlnode.Get(param, "type")); t != "" {
 		return t
 	}
 	return "string"
@@ -294,18 +296,18 @@ func typeOf(param *yaml.Node) string {
 // read-only only if both say so, and a mountPath must agree.
 func (c *combined) mergeWorkspaces(ws []*yaml.Node) error {
 	for _, w := range ws {
-		name := valueOf(get(w, "name"))
+		name := valueOf(yamlnode.Get(w, "name"))
 		prev := findNamed(c.workspaces, name)
 		if prev == nil {
 			c.workspaces = append(c.workspaces, w)
 			continue
 		}
 		for _, flag := range []string{"optional", "readOnly"} {
-			if valueOf(get(prev, flag)) == "true" && valueOf(get(w, flag)) != "true" {
+			if valueOf(yamlnode.Get(prev, flag)) == "true" && valueOf(yamlnode.Get(w, flag)) != "true" {
 				set(prev, flag, "false")
 			}
 		}
-		switch a, b := valueOf(get(prev, "mountPath")), valueOf(get(w, "mountPath")); {
+		switch a, b := valueOf(yamlnode.Get(prev, "mountPath")), valueOf(yamlnode.Get(w, "mountPath")); {
 		case b == "" || a == b:
 		case a == "":
 			set(prev, "mountPath", b)
@@ -318,7 +320,7 @@ func (c *combined) mergeWorkspaces(ws []*yaml.Node) error {
 
 func appendUnique(dst *[]*yaml.Node, add []*yaml.Node, what string) error {
 	for _, n := range add {
-		name := valueOf(get(n, "name"))
+		name := valueOf(yamlnode.Get(n, "name"))
 		if findNamed(*dst, name) != nil {
 			return fmt.Errorf("%s %s is also in an earlier part", what, name)
 		}
@@ -329,11 +331,11 @@ func appendUnique(dst *[]*yaml.Node, add []*yaml.Node, what string) error {
 
 // renameParam renames a param and every reference to it in the part.
 func renameParam(spec *yaml.Node, old, new string) error {
-	p := findNamed(items(spec, "params"), old)
+	p := findNamed(yamlnode.Items(spec, "params"), old)
 	if p == nil {
 		return fmt.Errorf("rename: no param %s", old)
 	}
-	get(p, "name").Value = new
+	yamlnode.Get(p, "name").Value = new
 	walkScalars(spec, func(n *yaml.Node) {
 		for _, form := range []string{"$(params.%s)", "$(params.%s[*])"} {
 			n.Value = strings.ReplaceAll(n.Value, fmt.Sprintf(form, old), fmt.Sprintf(form, new))
@@ -345,17 +347,17 @@ func renameParam(spec *yaml.Node, old, new string) error {
 // wireParam replaces a param by a result an earlier step wrote: the param is
 // dropped and its env entries read the result file instead.
 func wireParam(spec *yaml.Node, param, result string) error {
-	params := get(spec, "params")
+	params := yamlnode.Get(spec, "params")
 	if params == nil || findNamed(params.Content, param) == nil {
 		return fmt.Errorf("wire: no param %s", param)
 	}
 	params.Content = without(params.Content, param)
 	ref := fmt.Sprintf("$(params.%s)", param)
 	wired := 0
-	for _, s := range items(spec, "steps") {
-		for _, env := range items(s, "env") {
-			if v := get(env, "value"); v != nil && v.Value == ref {
-				name := get(env, "name")
+	for _, s := range yamlnode.Items(spec, "steps") {
+		for _, env := range yamlnode.Items(s, "env") {
+			if v := yamlnode.Get(env, "value"); v != nil && v.Value == ref {
+				name := yamlnode.Get(env, "name")
 				name.Value += "_FILE"
 				v.Value = fmt.Sprintf("$(results.%s.path)", result)
 				wired++
@@ -428,20 +430,8 @@ func (c *combined) encode(s Spec) ([]byte, error) {
 
 // Node helpers.
 
-func get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func set(m *yaml.Node, key, value string) {
-	if v := get(m, key); v != nil {
+	if v := yamlnode.Get(m, key); v != nil {
 		v.Value, v.Tag = value, ""
 		return
 	}
@@ -455,16 +445,9 @@ func valueOf(n *yaml.Node) string {
 	return n.Value
 }
 
-func items(m *yaml.Node, key string) []*yaml.Node {
-	if s := get(m, key); s != nil && s.Kind == yaml.SequenceNode {
-		return s.Content
-	}
-	return nil
-}
-
 func findNamed(list []*yaml.Node, name string) *yaml.Node {
 	for _, n := range list {
-		if valueOf(get(n, "name")) == name {
+		if valueOf(yamlnode.Get(n, "name")) == name {
 			return n
 		}
 	}
@@ -474,7 +457,7 @@ func findNamed(list []*yaml.Node, name string) *yaml.Node {
 func without(list []*yaml.Node, name string) []*yaml.Node {
 	var out []*yaml.Node
 	for _, n := range list {
-		if valueOf(get(n, "name")) != name {
+		if valueOf(yamlnode.Get(n, "name")) != name {
 			out = append(out, n)
 		}
 	}

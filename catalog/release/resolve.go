@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/knative-lambda/lambda-builder/catalog"
+	"github.com/knative-lambda/lambda-builder/catalog/yamlnode"
 )
 
 // Images says which image each reference of the catalog becomes: ko://
@@ -53,9 +54,9 @@ func Resolve(doc []byte, im Images) ([]byte, error) {
 		return nil, err
 	}
 	if len(root.Content) == 1 {
-		for _, p := range seq(field(field(root.Content[0], "spec"), "params")) {
-			if ref, ok := im.ParamDefaults[field(p, "name").Value]; ok {
-				if d := field(p, "default"); d != nil {
+		for _, p := range yamlnode.Items(yamlnode.Get(root.Content[0], "spec"), "params") {
+			if ref, ok := im.ParamDefaults[yamlnode.Get(p, "name").Value]; ok {
+				if d := yamlnode.Get(p, "default"); d != nil {
 					d.Value, d.Style = ref, 0
 				}
 			}
@@ -91,23 +92,4 @@ func Assemble(root string, f *catalog.File, im Images) ([]byte, error) {
 		buf.Write(resolved)
 	}
 	return buf.Bytes(), nil
-}
-
-func field(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func seq(n *yaml.Node) []*yaml.Node {
-	if n == nil || n.Kind != yaml.SequenceNode {
-		return nil
-	}
-	return n.Content
 }
