@@ -111,17 +111,24 @@ func (r Report) Get(check string) (Result, bool) {
 
 // Results are the step's Tekton results: VERIFIED and REPORT, shrunk until
 // fits accepts them (the results writer's budget, which also counts what
-// earlier steps of the Task reported). Details shrink to fit (the same input
-// always gives the same output); the names and verdicts are never dropped.
-func (r Report) Results(fits func(...step.Result) bool) ([]step.Result, error) {
-	verified := step.Result{Name: "VERIFIED", Value: fmt.Sprint(r.Verified())}
+// earlier steps of the Task reported), and, only when every check passed,
+// VERIFIED_IMAGE_REF: ref, the image by digest. Details shrink to fit (the
+// same input always gives the same output); the names and verdicts are never
+// dropped.
+func (r Report) Results(fits func(...step.Result) bool, ref string) ([]step.Result, error) {
+	fixed := []step.Result{{Name: "VERIFIED", Value: fmt.Sprint(r.Verified())}}
+	if r.Verified() {
+		// What a Pipeline exposes for deploys: a failed verification must
+		// leave it unset, even where Tekton reports a failed task's results.
+		fixed = append(fixed, step.Result{Name: "VERIFIED_IMAGE_REF", Value: ref})
+	}
 	report, err := r.encode(func(report string) bool {
-		return fits(verified, step.Result{Name: "REPORT", Value: report})
+		return fits(append(fixed, step.Result{Name: "REPORT", Value: report})...)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return []step.Result{verified, {Name: "REPORT", Value: report}}, nil
+	return append(fixed, step.Result{Name: "REPORT", Value: report}), nil
 }
 
 // truncMark ends a detail that was cut to fit the budget.

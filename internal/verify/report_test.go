@@ -11,6 +11,8 @@ import (
 	"github.com/knative-lambda/lambda-builder/internal/step"
 )
 
+const testRef = "registry.example/fn@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 func fullReport(detail string) Report {
 	var r Report
 	for _, c := range CheckOrder {
@@ -39,7 +41,7 @@ func TestResultsFitTheBudget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := step.ResultWriter{Dir: filepath.Join(t.TempDir(), "r"), Budget: tt.budget}
-			rs, err := tt.report.Results(w.Fits)
+			rs, err := tt.report.Results(w.Fits, testRef)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -53,8 +55,16 @@ func TestResultsFitTheBudget(t *testing.T) {
 			if err := w.Write(rs...); err != nil {
 				t.Fatalf("results refused: %v", err)
 			}
+			byName := map[string]string{}
+			for _, r := range rs {
+				byName[r.Name] = r.Value
+			}
+			// Only a verified image gets the reference a Pipeline deploys.
+			if ref, ok := byName["VERIFIED_IMAGE_REF"]; ok != tt.report.Verified() || (ok && ref != testRef) {
+				t.Errorf("VERIFIED_IMAGE_REF = %q (set %v) for a report verified=%v", ref, ok, tt.report.Verified())
+			}
 			var got Report
-			if err := json.Unmarshal([]byte(rs[1].Value), &got); err != nil {
+			if err := json.Unmarshal([]byte(byName["REPORT"]), &got); err != nil {
 				t.Fatalf("REPORT is not JSON: %v", err)
 			}
 			if len(got) != len(tt.report) {
@@ -79,7 +89,7 @@ func TestResultsFitTheBudget(t *testing.T) {
 			if size := w.Size(); tt.cut && size < tt.budget-64 {
 				t.Errorf("cut to a %d-byte message, far under the budget of %d: details were lost for nothing", size, tt.budget)
 			}
-			again, _ := tt.report.Results(step.ResultWriter{Dir: t.TempDir(), Budget: tt.budget}.Fits)
+			again, _ := tt.report.Results(step.ResultWriter{Dir: t.TempDir(), Budget: tt.budget}.Fits, testRef)
 			if fmt.Sprint(again) != fmt.Sprint(rs) {
 				t.Error("the same report encoded twice differs")
 			}

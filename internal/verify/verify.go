@@ -31,7 +31,8 @@ func Main(ctx context.Context) error {
 	return Run(ctx, cfg, Options{Log: os.Stdout, Keychain: Keychain(os.Stdout)})
 }
 
-// Run verifies, prints the report, writes VERIFIED and REPORT, and returns
+// Run verifies, prints the report, writes VERIFIED, REPORT and (when
+// verified) VERIFIED_IMAGE_REF, and returns
 // a PolicyError naming the failed checks. Results are written on a policy
 // failure too: they are complete (every check ran) and tell the user why.
 // They are not written when the registry could not be read.
@@ -41,7 +42,11 @@ func Run(ctx context.Context, cfg Config, o Options) error {
 		return err
 	}
 	rep.Print(o.log())
-	results, err := rep.Results(cfg.Writer().Fits)
+	t, err := cfg.target() // valid: Verify accepted it
+	if err != nil {
+		return err
+	}
+	results, err := rep.Results(cfg.Writer().Fits, t.byDigest.String())
 	if err != nil {
 		return err
 	}

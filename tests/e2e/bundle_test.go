@@ -65,11 +65,7 @@ spec:
 	pr, err := c.tekton.TektonV1().PipelineRuns(ns).Create(ctx, &v1.PipelineRun{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "greet-twice-"},
 		Spec: v1.PipelineRunSpec{
-			PipelineRef: &v1.PipelineRef{ResolverRef: v1.ResolverRef{Resolver: "bundles", Params: v1.Params{
-				{Name: "bundle", Value: *v1.NewStructuredValues(pipelineBundle)},
-				{Name: "name", Value: *v1.NewStructuredValues("greet-twice")},
-				{Name: "kind", Value: *v1.NewStructuredValues("pipeline")},
-			}}},
+			PipelineRef: bundledPipeline(pipelineBundle, "greet-twice"),
 			Params: v1.Params{{Name: "who", Value: *v1.NewStructuredValues("bundles")}},
 		},
 	}, metav1.CreateOptions{})
@@ -100,4 +96,14 @@ func pushBundle(ctx context.Context, ref string, docs ...string) (string, error)
 		return "", err
 	}
 	return images.Push(ctx, img, ref)
+}
+
+// bundledPipeline references Pipeline name in bundle through the bundles
+// resolver.
+func bundledPipeline(bundle, name string) *v1.PipelineRef {
+	return &v1.PipelineRef{ResolverRef: v1.ResolverRef{Resolver: "bundles", Params: v1.Params{
+		{Name: "bundle", Value: *v1.NewStructuredValues(bundle)},
+		{Name: "name", Value: *v1.NewStructuredValues(name)},
+		{Name: "kind", Value: *v1.NewStructuredValues("pipeline")},
+	}}}
 }

@@ -246,11 +246,7 @@ func TestFunctionBuildFromBundle(t *testing.T) {
 	pr, err := c.tekton.TektonV1().PipelineRuns(b.ns).Create(ctx, &v1.PipelineRun{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "from-bundle-"},
 		Spec: v1.PipelineRunSpec{
-			PipelineRef: &v1.PipelineRef{ResolverRef: v1.ResolverRef{Resolver: "bundles", Params: v1.Params{
-				{Name: "bundle", Value: *v1.NewStructuredValues(bundle)},
-				{Name: "name", Value: *v1.NewStructuredValues("function-build")},
-				{Name: "kind", Value: *v1.NewStructuredValues("pipeline")},
-			}}},
+			PipelineRef: bundledPipeline(bundle, "function-build"),
 			Params:     b.params("s3://"+b.bucket+"/go/", c.registry+"/e2e/"+b.ns+"/from-bundle:v1"),
 			Workspaces: b.workspaces(),
 		},
