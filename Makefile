@@ -19,6 +19,9 @@ export CLUSTER_DIR := $(abspath $(CLUSTER_DIR))
 VERSITYGW_VERSION   := v1.8.0
 STATICCHECK_VERSION := v0.8.2
 CRANE_VERSION       := v0.22.1
+KO_VERSION          := v0.18.1
+# tkn is pinned with the cluster's versions; the bundle tests compare with it.
+TKN_VERSION         := $(shell sed -n 's/^TKN_VERSION=\$${TKN_VERSION:-\([^}]*\)}.*/\1/p' tests/cluster/cluster.env)
 # The Kaniko executor image (catalog/kaniko) is built from these, from source.
 KANIKO_VERSION      := v1.25.16
 ECR_LOGIN_VERSION   := v0.13.0
@@ -90,6 +93,8 @@ tools: system-deps ## build the pinned test tools once into TOOLS_DIR
 	@tests/tools/go-install.sh versitygw $(VERSITYGW_VERSION) github.com/versity/versitygw/cmd/versitygw
 	@tests/tools/go-install.sh staticcheck $(STATICCHECK_VERSION) honnef.co/go/tools/cmd/staticcheck
 	@tests/tools/go-install.sh crane $(CRANE_VERSION) github.com/google/go-containerregistry/cmd/crane
+	@tests/tools/go-install.sh ko $(KO_VERSION) github.com/google/ko
+	@tests/tools/go-build-module.sh tkn $(TKN_VERSION) github.com/tektoncd/cli tkn=./cmd/tkn
 	@GO_LDFLAGS="-X github.com/chainguard-dev/kaniko/pkg/version.version=$(KANIKO_VERSION)" \
 	  tests/tools/go-build-module.sh kaniko $(KANIKO_VERSION) github.com/chainguard-dev/kaniko kaniko-executor=./cmd/executor
 	@tests/tools/go-install.sh docker-credential-ecr-login $(ECR_LOGIN_VERSION) github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login
@@ -135,6 +140,13 @@ run: cluster-up stage ## the main job: a sample function (FUNCTION=python|node|g
 stage: tools ## push this checkout's step, Kaniko and base images to the local cluster's registry; write release.yaml pinned to them
 	@tests/cluster/stage.sh
 
+.PHONY: release
+release: tools ## REGISTRY=host[:port][/path]: step images (ko) and Kaniko image by digest, dist/release.yaml + checksums, the catalog bundle
+	@tests/tools/release.sh
+
+.PHONY: bundle
+bundle: release ## REGISTRY=...: the catalog bundle (make release pushes it, with everything it pins)
+
 .PHONY: clean
 clean: ## remove build outputs (the tool cache stays; rm -rf $(TOOLS_DIR) to drop it)
-	rm -rf bin
+	rm -rf bin dist

@@ -66,7 +66,7 @@ spec:
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "greet-twice-"},
 		Spec: v1.PipelineRunSpec{
 			PipelineRef: bundledPipeline(pipelineBundle, "greet-twice"),
-			Params: v1.Params{{Name: "who", Value: *v1.NewStructuredValues("bundles")}},
+			Params:      v1.Params{{Name: "who", Value: *v1.NewStructuredValues("bundles")}},
 		},
 	}, metav1.CreateOptions{})
 	if err != nil {

@@ -239,7 +239,7 @@ func TestFunctionBuildFromBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	bundle, err := pushBundle(ctx, c.registry+"/e2e/"+b.ns+"/catalog:0.1", strings.Split(string(release), "\n---\n")...)
+	bundle, err := pushBundle(ctx, c.registry+"/e2e/"+b.ns+"/catalog:0.1", string(release))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,8 +247,8 @@ func TestFunctionBuildFromBundle(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "from-bundle-"},
 		Spec: v1.PipelineRunSpec{
 			PipelineRef: bundledPipeline(bundle, "function-build"),
-			Params:     b.params("s3://"+b.bucket+"/go/", c.registry+"/e2e/"+b.ns+"/from-bundle:v1"),
-			Workspaces: b.workspaces(),
+			Params:      b.params("s3://"+b.bucket+"/go/", c.registry+"/e2e/"+b.ns+"/from-bundle:v1"),
+			Workspaces:  b.workspaces(),
 		},
 	}, metav1.CreateOptions{})
 	if err != nil {

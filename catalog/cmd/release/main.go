@@ -5,15 +5,20 @@
 //	release resolve -o release.yaml \
 //	  -image fetch-code=r.example/lb/fetch-code@sha256:... \
 //	  -param BUILDER_IMAGE=r.example/lb/kaniko@sha256:...
+//	release bundle -f release.yaml -registry r.example   # prints the bundle by digest
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/knative-lambda/lambda-builder/catalog"
+	"github.com/knative-lambda/lambda-builder/catalog/bundle"
 	"github.com/knative-lambda/lambda-builder/catalog/release"
 )
 
@@ -40,16 +45,72 @@ func main() {
 	}
 }
 
+const usage = "usage: release resolve -o FILE [-image CMD=REF]... [-param NAME=REF]... | release bundle -f FILE -registry HOST[/PATH]"
+
 func run(args []string) error {
-	if len(args) == 0 || args[0] != "resolve" {
-		return fmt.Errorf("usage: release resolve -o FILE [-image CMD=REF]... [-param NAME=REF]")
+	if len(args) == 0 {
+		return fmt.Errorf("%s", usage)
 	}
+	switch args[0] {
+	case "resolve":
+		return resolve(args[1:])
+	case "bundle":
+		return pushBundle(args[1:])
+	}
+	return fmt.Errorf("%s", usage)
+}
+
+// pushBundle builds the Tekton bundle of a release file's documents and
+// pushes it as REGISTRY/<catalog.yaml bundle>:<catalog.yaml version>.
+func pushBundle(args []string) error {
+	fs := flag.NewFlagSet("bundle", flag.ContinueOnError)
+	file := fs.String("f", "release.yaml", "the release file (release resolve's output)")
+	registry := fs.String("registry", "", "registry host[:port][/path] to push to")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *registry == "" {
+		return fmt.Errorf("-registry is required")
+	}
+	f, err := catalog.Load(".")
+	if err != nil {
+		return err
+	}
+	doc, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(string(doc), "ko://") {
+		return fmt.Errorf("%s has unresolved ko:// images: run release resolve first", *file)
+	}
+	img, _, err := bundle.Build([]string{string(doc)}, bundleTime())
+	if err != nil {
+		return err
+	}
+	ref, err := bundle.Push(context.Background(), img, strings.TrimSuffix(*registry, "/")+"/"+f.Bundle+":"+f.Version)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ref)
+	return nil
+}
+
+// bundleTime is the bundle's created time: Unix 0 (as tkn bundle push), or
+// SOURCE_DATE_EPOCH when set.
+func bundleTime() time.Time {
+	if s, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+		return time.Unix(s, 0).UTC()
+	}
+	return time.Unix(0, 0).UTC()
+}
+
+func resolve(args []string) error {
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	out := fs.String("o", "release.yaml", "where to write the multi-document YAML")
 	imgs, params := pairs{}, pairs{}
 	fs.Var(imgs, "image", "CMD=REF: the image of cmd/CMD, by digest (repeat)")
 	fs.Var(params, "param", "NAME=REF: the default of image param NAME, by digest (repeat)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	f, err := catalog.Load(".")

@@ -2,6 +2,7 @@
 // them to a registry, and wraps Go binaries into images the way ko does.
 //
 //	go run ./tests/cmd/images push 127.0.0.1:5000 busybox static python
+//	go run ./tests/cmd/images static 127.0.0.1:5000/lambda-builder/base:nonroot
 //	go run ./tests/cmd/images binaries 127.0.0.1:5000/tekton/nop:dev ./bin/nop
 //	go run ./tests/cmd/images each 127.0.0.1:5000/tekton v1.15.1 ./bin/nop ./bin/webhook
 //	go run ./tests/cmd/images list
@@ -34,6 +35,7 @@ func main() {
 const usage = `usage:
   images list
   images push REGISTRY NAME...           build stand-ins and push them (NAME: see list)
+  images static REF                      push the static base (CA certificates, tzdata, nonroot 65532) to REF
   images binaries REF [--base REF] BIN...  push BINs at /ko-app/NAME over a base (default: static)
   images each REPO TAG [--base REF] BIN...  push one such image per BIN as REPO/NAME:TAG;
                                             prints "NAME REPO/NAME@DIGEST" lines`
@@ -62,6 +64,20 @@ func run(ctx context.Context, args []string) error {
 				fmt.Println(r)
 			}
 		}
+		return nil
+	case "static":
+		if len(args) != 2 {
+			return fmt.Errorf("%s", usage)
+		}
+		base, err := images.Static()
+		if err != nil {
+			return err
+		}
+		ref, err := images.Push(ctx, base, args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Println(ref)
 		return nil
 	case "binaries":
 		if len(args) < 3 {
