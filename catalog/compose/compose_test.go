@@ -78,6 +78,12 @@ func TestGenerate(t *testing.T) {
 	if makeEnv["RESULTS_BUDGET"] != "3072" || env["RESULTS_BUDGET"] != "3072" {
 		t.Errorf("RESULTS_BUDGET = %q and %q, want 3072 (12 KiB / 4 containers)", makeEnv["RESULTS_BUDGET"], env["RESULTS_BUDGET"])
 	}
+	// Steps run one at a time: the pod requests the largest step's needs.
+	mk, ck := makeStep.ComputeResources, task.Spec.Steps[1].ComputeResources
+	if mk.Requests.Cpu().String() != "0" || mk.Requests.Memory().String() != "64Mi" || mk.Limits.Memory().String() != "128Mi" ||
+		ck.Requests.Cpu().String() != "200m" || ck.Requests.Memory().String() != "0" {
+		t.Errorf("requests: make %v (limits %v), check %v: each resource requested once, by the step needing the most", mk.Requests, mk.Limits, ck.Requests)
+	}
 	if pl := task.Annotations["tekton.dev/platforms"]; pl != "linux/amd64" {
 		t.Errorf("platforms = %q, want the parts' common linux/amd64", pl)
 	}
