@@ -73,12 +73,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		ref, err := images.Push(ctx, base, args[1])
-		if err != nil {
-			return err
-		}
-		fmt.Println(ref)
-		return nil
+		return pushAndPrint(ctx, base, args[1])
 	case "binaries":
 		if len(args) < 3 {
 			return fmt.Errorf("%s", usage)
@@ -91,12 +86,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		ref, err := images.Push(ctx, img, args[1])
-		if err != nil {
-			return err
-		}
-		fmt.Println(ref)
-		return nil
+		return pushAndPrint(ctx, img, args[1])
 	case "each":
 		if len(args) < 4 {
 			return fmt.Errorf("%s", usage)
@@ -121,6 +111,16 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// pushAndPrint pushes img to ref and prints it by digest.
+func pushAndPrint(ctx context.Context, img v1.Image, ref string) error {
+	pushed, err := images.Push(ctx, img, ref)
+	if err != nil {
+		return err
+	}
+	fmt.Println(pushed)
+	return nil
 }
 
 // baseAndBinaries reads an optional leading "--base REF" (default: the static
