@@ -148,6 +148,9 @@ restore_host_state() {
   if [ -f "$state/absent-dirs" ]; then
     local left=false
     while read -r d; do
+      # `ip netns add` makes /run/netns a bind mount of itself (shared
+      # propagation) the first time: a folder we created may be mounted.
+      if mountpoint -q "$d" 2>/dev/null; then umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true; fi
       if [ -d "$d" ]; then find "$d" -depth -type d -empty -delete 2>/dev/null || true; fi
       if [ -e "$d" ]; then left=true; fi
     done <"$state/absent-dirs"
