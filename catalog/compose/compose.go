@@ -33,6 +33,9 @@ type Part struct {
 	// the param disappears, and the step's env NAME: $(params.P) becomes
 	// NAME_FILE: $(results.R.path), read by internal/step's config loader.
 	Wire map[string]string
+	// Set fixes params to values in the combined Task: the param disappears
+	// and every $(params.P) of the part becomes the value.
+	Set map[string]string
 }
 
 func (p Part) path() string { return filepath.Join("tasks", p.Task, p.Version, p.Task+".yaml") }
@@ -119,6 +122,11 @@ func (c *combined) add(root string, p Part) error {
 			return fmt.Errorf("wire: param %s from result %s, which no earlier part writes", param, result)
 		}
 		if err := wireParam(spec, param, result); err != nil {
+			return err
+		}
+	}
+	for _, param := range sortedKeys(p.Set) {
+		if err := setParam(spec, param, p.Set[param]); err != nil {
 			return err
 		}
 	}
@@ -382,6 +390,23 @@ func renameParam(spec *yaml.Node, old, new string) error {
 	walkScalars(spec, func(n *yaml.Node) {
 		for _, form := range []string{"$(params.%s)", "$(params.%s[*])"} {
 			n.Value = strings.ReplaceAll(n.Value, fmt.Sprintf(form, old), fmt.Sprintf(form, new))
+		}
+	})
+	return nil
+}
+
+// setParam replaces a param by a fixed value everywhere in the part.
+func setParam(spec *yaml.Node, param, value string) error {
+	params := yamlnode.Get(spec, "params")
+	if params == nil || findNamed(params.Content, param) == nil {
+		return fmt.Errorf("set: no param %s", param)
+	}
+	params.Content = without(params.Content, param)
+	ref := fmt.Sprintf("$(params.%s)", param)
+	walkScalars(spec, func(n *yaml.Node) {
+		if strings.Contains(n.Value, ref) {
+			n.Value = strings.ReplaceAll(n.Value, ref, value)
+			n.Style = yaml.DoubleQuotedStyle
 		}
 	})
 	return nil

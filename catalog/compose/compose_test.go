@@ -17,7 +17,7 @@ var demo = Spec{
 	Description: "Produce, then consume.",
 	Parts: []Part{
 		{Task: "produce", Version: "0.1"},
-		{Task: "consume", Version: "0.1", Rename: map[string]string{"ARGS": "CONSUME_ARGS"}, Wire: map[string]string{"DIGEST": "DIGEST"}},
+		{Task: "consume", Version: "0.1", Rename: map[string]string{"ARGS": "CONSUME_ARGS"}, Wire: map[string]string{"DIGEST": "DIGEST"}, Set: map[string]string{"STRICT": "true"}},
 	},
 	Scratch: []string{"source"},
 }
@@ -50,7 +50,7 @@ func TestGenerate(t *testing.T) {
 	for _, e := range task.Spec.Steps[1].Env {
 		env[e.Name] = e.Value
 	}
-	if env["DIGEST_FILE"] != "$(results.DIGEST.path)" || env["ARGS"] != "$(params.CONSUME_ARGS)" || env["MODE"] != "$(params.MODE)" {
+	if env["DIGEST_FILE"] != "$(results.DIGEST.path)" || env["ARGS"] != "$(params.CONSUME_ARGS)" || env["MODE"] != "$(params.MODE)" || env["STRICT"] != "true" {
 		t.Errorf("consume env = %v", env)
 	}
 	if len(task.Spec.Workspaces) != 1 {
@@ -121,6 +121,7 @@ func TestGenerateRejects(t *testing.T) {
 		{name: "wire from a result nobody writes", edit: func(s *Spec) { s.Parts[1].Wire = map[string]string{"DIGEST": "NOPE"} }, want: "no earlier part writes"},
 		{name: "wire an unknown param", edit: func(s *Spec) { s.Parts[1].Wire = map[string]string{"NOPE": "DIGEST"} }, want: "wire: no param NOPE"},
 		{name: "scratch an unknown workspace", edit: func(s *Spec) { s.Scratch = []string{"nope"} }, want: "scratch: no part declares workspace nope"},
+		{name: "set an unknown param", edit: func(s *Spec) { s.Parts[1].Set = map[string]string{"NOPE": "1"} }, want: "set: no param NOPE"},
 		{name: "rename an unknown param", edit: func(s *Spec) { s.Parts[1].Rename["NOPE"] = "X" }, want: "rename: no param NOPE"},
 		{name: "wired param used outside env", file: "tasks/consume/0.1/consume.yaml", old: "      env:\n", new: "      args: [\"$(params.DIGEST)\"]\n      env:\n", want: "used outside an env value"},
 		{name: "result written twice", file: "tasks/consume/0.1/consume.yaml", old: "    - name: OK\n", new: "    - name: DIGEST\n", want: "result DIGEST is also written by produce"},

@@ -20,13 +20,22 @@ var FunctionBuild = Spec{
 		// render-dockerfile's BUILD_ARGS are names (declared as ARG), Kaniko's
 		// are KEY=VALUE values: both are needed, under two names.
 		{Task: "render-dockerfile", Version: "0.1", Rename: map[string]string{"BUILD_ARGS": "BUILD_ARG_NAMES"}},
-		// Kaniko builds exactly the Dockerfile render-dockerfile chose.
-		{Task: "kaniko-build", Version: "0.1", Wire: map[string]string{"DOCKERFILE": "DOCKERFILE"}},
-		// verify-image checks the digest Kaniko pushed, nothing a user passes.
-		{Task: "verify-image", Version: "0.1", Wire: map[string]string{"IMAGE_URL": "IMAGE_URL", "IMAGE_DIGEST": "IMAGE_DIGEST"}},
+		// Kaniko builds exactly the Dockerfile render-dockerfile chose, and
+		// pushes it under the staging tag: IMAGE's own tag waits for verify.
+		{Task: "kaniko-build", Version: "0.1", Wire: map[string]string{"DOCKERFILE": "DOCKERFILE"},
+			Set: map[string]string{"STAGING_TAG": StagingTag}},
+		// verify-image checks the digest Kaniko pushed, nothing a user passes,
+		// and only then gives it IMAGE's tag.
+		{Task: "verify-image", Version: "0.1", Wire: map[string]string{"IMAGE_URL": "IMAGE_URL", "IMAGE_DIGEST": "IMAGE_DIGEST"},
+			Set: map[string]string{"PROMOTE": "true"}},
 	},
 	Scratch: []string{"source"},
 }
+
+// StagingTag is where function-build's Kaniko step pushes, in IMAGE's
+// repository, before verification: only a verified image gets IMAGE's tag.
+// Each build moves it; a rejected image keeps it until the next build.
+const StagingTag = "unverified"
 
 // Generated lists every generated Task: `make generate` writes them and the
 // catalog lint checks them.

@@ -32,6 +32,12 @@ type Config struct {
 	CacheRepo    string `env:"CACHE_REPO"`
 	CacheTTL     string `env:"CACHE_TTL, default=24h"`
 	Reproducible bool   `env:"REPRODUCIBLE, default=false"`
+	// StagingTag, when set, makes Kaniko push to IMAGE's repository under
+	// this tag instead of IMAGE's: function-build's verify step moves
+	// IMAGE's tag to the digest only once the image passed its checks, so a
+	// rejected image never carries the tag users deploy from. The results
+	// still name IMAGE (the digest is the same in the same repository).
+	StagingTag string `env:"STAGING_TAG"`
 	// Executor and WorkDir are fixed by the image; tests point them elsewhere.
 	Executor string `env:"KANIKO_EXECUTOR, default=/kaniko/executor"`
 	WorkDir  string `env:"KANIKO_DIR, default=/kaniko"`
@@ -91,6 +97,15 @@ func Plan(cfg Config, argv []string) (Invocation, error) {
 	if strings.Contains(cfg.Image, "@") {
 		return Invocation{}, step.ConfigError("IMAGE %q has a digest: give a repository and tag to push to; the digest is the IMAGE_DIGEST result", cfg.Image)
 	}
+	destination := cfg.Image
+	if cfg.StagingTag != "" {
+		ref, _ := name.ParseReference(cfg.Image)
+		tag, err := name.NewTag(ref.Context().Name() + ":" + cfg.StagingTag)
+		if err != nil {
+			return Invocation{}, step.ConfigError("STAGING_TAG %q is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}): %v", cfg.StagingTag, err)
+		}
+		destination = tag.String()
+	}
 	if cfg.CacheRepo != "" {
 		if _, err := name.NewRepository(cfg.CacheRepo); err != nil {
 			return Invocation{}, step.ConfigError("CACHE_REPO %q is not a repository (want registry/repository, no tag): %v", cfg.CacheRepo, err)
@@ -114,7 +129,7 @@ func Plan(cfg Config, argv []string) (Invocation, error) {
 	inv.Args = []string{
 		"--context=" + contextDir,
 		"--dockerfile=" + dockerfile,
-		"--destination=" + cfg.Image,
+		"--destination=" + destination,
 		"--digest-file=" + inv.DigestFile,
 		"--image-name-with-digest-file=" + inv.RefFile,
 		fmt.Sprintf("--cache=%t", cfg.Cache),

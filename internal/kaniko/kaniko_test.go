@@ -95,6 +95,8 @@ func TestPlanFlags(t *testing.T) {
 		{name: "a build arg value may look like a flag", argv: []string{"X=--no-push", "--"}, want: []string{"--build-arg=X=--no-push"}, absent: []string{"--no-push"}},
 		{name: "context and dockerfile in a sub folder", change: func(c *Config) { c.Context = "app"; c.Dockerfile = "app/Dockerfile" },
 			argv: []string{"--"}, want: []string{"--context=" + src + "/app", "--dockerfile=" + src + "/app/Dockerfile"}},
+		{name: "staging tag: pushed under it, in IMAGE's repository", change: func(c *Config) { c.StagingTag = "unverified" },
+			argv: []string{"--"}, want: []string{"--destination=registry.example/team/fn:unverified"}},
 		{name: "absolute dockerfile inside the workspace (render-dockerfile's result)", change: func(c *Config) { c.Dockerfile = filepath.Join(c.SourceDir, "app/Dockerfile") },
 			argv: []string{"--"}, want: []string{"--dockerfile=" + src + "/app/Dockerfile"}},
 	}
@@ -147,6 +149,7 @@ func TestPlanRefuses(t *testing.T) {
 		{name: "extra args add a destination", argv: []string{"--", "-d", "evil.example/x:1"}, code: step.CodeConfig, want: "from IMAGE"},
 		{name: "extra args add a short destination", argv: []string{"--", "-devil.example/x:1"}, code: step.CodeConfig, want: "from IMAGE"},
 		{name: "extra args skip the push", argv: []string{"--", "--no-push"}, code: step.CodeConfig, want: "no-push"},
+		{name: "staging tag that is no tag", change: func(c *Config) { c.StagingTag = "not a/tag" }, argv: []string{"--"}, code: step.CodeConfig, want: "STAGING_TAG"},
 		{name: "image with a digest", change: func(c *Config) { c.Image = "registry.example/fn@" + fakeDigest }, argv: []string{"--"}, code: step.CodeConfig, want: "has a digest"},
 		{name: "image that is not a reference", change: func(c *Config) { c.Image = "Not An Image" }, argv: []string{"--"}, code: step.CodeConfig, want: "not an image reference"},
 		{name: "cache repo with a tag", change: func(c *Config) { c.CacheRepo = "registry.example/cache:latest" }, argv: []string{"--"}, code: step.CodeConfig, want: "CACHE_REPO"},

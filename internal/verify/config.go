@@ -29,6 +29,11 @@ type Config struct {
 	CheckCommand   bool     `env:"CHECK_ENTRYPOINT, default=true"`
 	CheckSecrets   bool     `env:"CHECK_SECRETS, default=true"`
 
+	// Promote moves IMAGE_URL's tag to IMAGE_DIGEST once every other check
+	// passed (the build pushed the image under a staging tag), then checks
+	// the tag: a rejected image never gets the tag users deploy from.
+	Promote bool `env:"PROMOTE, default=false"`
+
 	RegistryInsecure bool `env:"REGISTRY_INSECURE, default=false"`
 	// DockerConfig is the folder holding config.json (the dockerconfig
 	// workspace); go-containerregistry's default keychain reads it.
@@ -71,7 +76,8 @@ func LoadConfigFrom(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 	c.Platform = strings.TrimSpace(c.Platform)
 	c.Mode = strings.ToLower(strings.TrimSpace(c.Mode))
 	c.RequiredLabels = cleanList(c.RequiredLabels)
-	if _, err := c.target(); err != nil {
+	t, err := c.target()
+	if err != nil {
 		return c, err
 	}
 	switch {
@@ -81,6 +87,8 @@ func LoadConfigFrom(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		return c, step.ConfigError("MAX_IMAGE_BYTES: %d is negative: use a byte count, or 0 to switch the size budget off", c.MaxImageBytes)
 	case c.MaxLayers < 0:
 		return c, step.ConfigError("MAX_LAYERS: %d is negative: use a layer count, or 0 to switch the limit off", c.MaxLayers)
+	case c.Promote && t.tag == nil:
+		return c, step.ConfigError("PROMOTE=true needs a tag to promote to: IMAGE_URL %q names none", c.ImageURL)
 	case c.ResultsBudget < minResultsBudget:
 		return c, step.ConfigError("RESULTS_BUDGET: %d bytes cannot hold the report of every check: use at least %d (Tekton's default is 4096)", c.ResultsBudget, minResultsBudget)
 	}

@@ -91,6 +91,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad mode", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "VERIFY_MODE": "quick"}, wantErr: "VERIFY_MODE"},
 		{name: "negative size", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "MAX_IMAGE_BYTES": "-1"}, wantErr: "MAX_IMAGE_BYTES"},
 		{name: "size not a number", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "MAX_IMAGE_BYTES": "1GiB"}, wantErr: "MAX_IMAGE_BYTES"},
+		{name: "promote without a tag to promote to", env: map[string]string{"IMAGE_URL": "r.example/fn@" + digestA, "PROMOTE": "true"}, wantErr: "PROMOTE=true needs a tag"},
 		{name: "budget too small for a report", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "RESULTS_BUDGET": "512"}, wantErr: "RESULTS_BUDGET"},
 		{name: "docker config without config.json", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "DOCKER_CONFIG": t.TempDir()}, wantErr: "has no config.json"},
 		{name: "docker config from a dockerconfigjson secret", env: map[string]string{"IMAGE_URL": "r.example/fn:1", "IMAGE_DIGEST": digestA, "DOCKER_CONFIG": secretStyle}, wantErr: "path: config.json"},

@@ -125,6 +125,7 @@ type verifier struct {
 	cfg    Config
 	t      target
 	o      Options
+	auth   authn.Authenticator
 	puller *remote.Puller
 	host   string
 	log    io.Writer
@@ -153,7 +154,7 @@ func Verify(ctx context.Context, cfg Config, o Options) (Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring the registry client: %w", err)
 	}
-	v := &verifier{cfg: cfg, t: t, o: o, puller: puller, host: t.byDigest.RegistryStr(), log: o.log()}
+	v := &verifier{cfg: cfg, t: t, o: o, auth: auth, puller: puller, host: t.byDigest.RegistryStr(), log: o.log()}
 	platform := "any platform"
 	if t.platform != nil {
 		platform = t.platform.String()
@@ -170,12 +171,23 @@ func (v *verifier) run(ctx context.Context, abort func()) (Report, error) {
 		}
 	}
 
-	r, err := v.checkTag(ctx)
-	if err != nil {
-		return nil, err
+	// With PROMOTE the tag is checked last, after it was moved (promote).
+	if !v.cfg.Promote {
+		r, err := v.checkTag(ctx)
+		if err != nil {
+			return nil, err
+		}
+		record(r)
 	}
-	record(r)
+	rep, err := v.checkImage(ctx, abort, record, got)
+	if err != nil || !v.cfg.Promote {
+		return rep, err
+	}
+	return v.promote(ctx, record, got)
+}
 
+// checkImage runs every check but the tag's and returns the report so far.
+func (v *verifier) checkImage(ctx context.Context, abort func(), record func(...Result), got map[string]Result) (Report, error) {
 	img, r, err := v.resolveImage(ctx)
 	if err != nil {
 		return nil, err
@@ -224,6 +236,38 @@ func (v *verifier) run(ctx context.Context, abort func()) (Report, error) {
 	if cf != nil {
 		record(checkUser(cf, topPasswd(scans)))
 	}
+	return v.report(got), nil
+}
+
+// promote points IMAGE_URL's tag at the verified digest when every other
+// check passed, then checks the tag like any run does; otherwise the tag is
+// left alone and the tag check says so.
+func (v *verifier) promote(ctx context.Context, record func(...Result), got map[string]Result) (Report, error) {
+	tag := *v.t.tag
+	record(pass(CheckTagDigest, "pending"))
+	if !v.report(got).Verified() {
+		record(notRun(CheckTagDigest, "not promoted: the image failed its checks, so tag "+tag.TagStr()+" was left alone"))
+		return v.report(got), nil
+	}
+	err := v.withRetry(ctx, func() error {
+		desc, err := v.puller.Get(ctx, v.t.byDigest)
+		if err != nil {
+			return err
+		}
+		return remote.Tag(tag, desc, v.o.remoteOptions(ctx, v.auth)...)
+	})
+	if err != nil {
+		if u := unavailable(err, v.host, "tagging "+tag.String()); u != nil {
+			return nil, u
+		}
+		return nil, fmt.Errorf("tagging %s: %w", tag, err)
+	}
+	fmt.Fprintf(v.log, "verify-image: promoted %s to %s\n", tag, v.t.expected)
+	r, err := v.checkTag(ctx)
+	if err != nil {
+		return nil, err
+	}
+	record(r)
 	return v.report(got), nil
 }
 

@@ -407,3 +407,54 @@ func TestBrokenDockerConfigIsAConfigError(t *testing.T) {
 		t.Errorf("exit %d, stderr %q, report %q; want a config error about the credentials and no results", o.Code, o.Stderr, o.Report)
 	}
 }
+
+// TestPromote: with PROMOTE the image is checked by digest (the build pushed
+// it under a staging tag) and IMAGE_URL's tag is moved to it only when every
+// check passed.
+func TestPromote(t *testing.T) {
+	_, host := startRegistry(t)
+	rootUser := verifytest.Clean()
+	rootUser.User = "root"
+	tests := []struct {
+		name     string
+		image    verifytest.Spec
+		verified bool
+	}{
+		{"a clean image gets the tag", verifytest.Clean(), true},
+		{"a rejected image does not", rootUser, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := tt.image
+			c := verifytest.Case{Build: func() (remote.Taggable, error) { return spec.Build() }}
+			env, p := verifytest.PushTo(t, host, fmt.Sprintf("promote%d", i), c) // pushed as :1, the staging tag
+			live := strings.TrimSuffix(env["IMAGE_URL"], ":1") + ":live"
+			env["IMAGE_URL"], env["PROMOTE"] = live, "true"
+			o := runStep(t, env)
+			desc, err := remote.Head(mustTag(t, live))
+			switch {
+			case tt.verified && (o.Code != 0 || err != nil || desc.Digest != p.Digest):
+				t.Errorf("exit %d (%s), tag live: %v %v; want the tag on %s", o.Code, o.Stderr, desc, err, p.Digest)
+			case !tt.verified && (o.Code == 0 || err == nil):
+				t.Errorf("exit %d, tag live exists (%v): a rejected image must not be promoted", o.Code, err)
+			}
+			var rs []verify.Result
+			if err := json.Unmarshal([]byte(o.Report), &rs); err != nil {
+				t.Fatal(err)
+			}
+			if tag := rs[0]; tag.Check != verify.CheckTagDigest || tag.OK != tt.verified ||
+				(!tt.verified && !strings.Contains(tag.Detail, "not promoted")) {
+				t.Errorf("tag check = %+v", tag)
+			}
+		})
+	}
+}
+
+func mustTag(t *testing.T, s string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -139,6 +141,15 @@ func (b *buildEnv) tknStart(t *testing.T, params ...string) string {
 	return string(m[1])
 }
 
+func mustTag(t *testing.T, s string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
+
 func pipelineResult(pr *v1.PipelineRun, name string) string {
 	for _, r := range pr.Status.Results {
 		if r.Name == name {
@@ -169,6 +180,10 @@ func TestFunctionBuildSamples(t *testing.T) {
 				if got := pipelineResult(pr, name); got != want {
 					t.Errorf("result %s = %q, want %q", name, got, want)
 				}
+			}
+			// verify-image moved IMAGE's tag from the staging tag to the digest.
+			if desc, err := remote.Head(mustTag(t, image)); err != nil || !strings.HasSuffix(ref, "@"+desc.Digest.String()) {
+				t.Errorf("tag %s: %v (%v), want it on %s", image, desc, err, ref)
 			}
 			if d := pipelineResult(pr, "SOURCE_DIGEST"); !strings.HasPrefix(d, "sha256:") {
 				t.Errorf("SOURCE_DIGEST = %q", d)
