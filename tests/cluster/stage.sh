@@ -16,14 +16,14 @@ curl -sf "http://$REGISTRY/v2/" >/dev/null || die "the registry $REGISTRY does n
 
 log "building the step binaries"
 make -s build
-go build -trimpath -o "$RUN/bin/" ./tests/cmd/images ./tests/cmd/gitserver ./catalog/cmd/release
+go build -trimpath -o "$RUN/bin/" ./tests/cmd/images ./tests/cmd/gitserver ./tests/cmd/httpsfiles ./catalog/cmd/release
 images=$RUN/bin/images
 
 log "pushing the step images to $REGISTRY/lambda-builder"
 declare -a image_flags=()
 while read -r app ref; do
   image_flags+=(-image "$app=$ref")
-done < <("$images" each "$REGISTRY/lambda-builder" dev bin/fetch-code bin/render-dockerfile bin/verify-image)
+done < <("$images" each "$REGISTRY/lambda-builder" dev bin/fetch-code bin/render-dockerfile bin/verify-image bin/sns-interceptor)
 
 log "building and pushing the Kaniko executor image"
 kaniko=$(make -s kaniko-image REGISTRY="$REGISTRY" | tail -n 1)
@@ -33,10 +33,13 @@ log "pushing the base image stand-ins (python, node, golang, distroless static)"
 "$images" push "$REGISTRY" python node golang static >/dev/null
 
 "$RUN/bin/release" resolve -o "$RUN/release.yaml" "${image_flags[@]}" -param "BUILDER_IMAGE=$kaniko"
+"$RUN/bin/release" resolve-files -o "$RUN/triggers" "${image_flags[@]}" pipelines/function-build/0.1/triggers/*.yaml
 cat >"$CLUSTER_DIR/stage.env" <<ENV
 LB_RELEASE_YAML=$RUN/release.yaml
 LB_BASE_REGISTRY=$REGISTRY
+LB_TRIGGERS_DIR=$RUN/triggers
 LB_GITSERVER=$RUN/bin/gitserver
+LB_HTTPSFILES=$RUN/bin/httpsfiles
 LB_SERVICES_NETNS=$SERVICES_NETNS
 LB_SERVICES_IP=$SERVICES_IP
 ENV

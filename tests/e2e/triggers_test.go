@@ -9,9 +9,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,10 +26,22 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/knative-lambda/lambda-builder/internal/sns"
+	"github.com/knative-lambda/lambda-builder/internal/sns/snstest"
 	"github.com/knative-lambda/lambda-builder/tests/harness"
 )
 
-const triggersDir = "../../pipelines/function-build/0.1/triggers"
+// triggerFile is one of the catalog's trigger files as `make stage` resolved
+// it (images pinned), with the settings of the local cluster: b's namespace
+// and bucket.
+func (b *buildEnv) triggerFile(t *testing.T, name string) string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(os.Getenv("LB_TRIGGERS_DIR"), name))
+	if err != nil {
+		t.Fatalf("%v: run `make e2e` (make stage resolves the trigger files)", err)
+	}
+	return strings.ReplaceAll(string(doc), "namespace: functions", "namespace: "+b.ns)
+}
 
 // withTriggers installs the catalog's triggers in b's namespace, with the
 // site settings pointed at the local cluster, and returns the
@@ -35,11 +49,7 @@ const triggersDir = "../../pipelines/function-build/0.1/triggers"
 func (b *buildEnv) withTriggers(t *testing.T, githubSecret string) string {
 	t.Helper()
 	for _, f := range []string{"rbac.yaml", "template.yaml", "event-listener.yaml"} {
-		doc, err := os.ReadFile(filepath.Join(triggersDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := strings.ReplaceAll(string(doc), "namespace: functions", "namespace: "+b.ns)
+		s := b.triggerFile(t, f)
 		s = strings.ReplaceAll(s, "name: functions-function-build-listener", "name: "+b.ns+"-function-build-listener")
 		s = strings.ReplaceAll(s, "extensions.bucket == 'functions'", "extensions.bucket == '"+b.bucket+"'")
 		apply(t, b.ns, s)
@@ -107,6 +117,81 @@ func send(t *testing.T, url, body string, headers map[string]string) string {
 	return id
 }
 
+// snsTopic is the topic the e2e's sns-interceptor allows.
+const snsTopic = "arn:aws:sns:us-east-1:123456789012:functions"
+
+// withSNSInterceptor deploys the catalog's sns-interceptor in b's namespace,
+// trusting a test CA whose signing certificate an https server in the
+// services network namespace hands out, as AWS does from
+// sns.<region>.amazonaws.com. It returns a func that signs messages as SNS.
+func (b *buildEnv) withSNSInterceptor(t *testing.T) func(sns.Message) string {
+	t.Helper()
+	pki, err := snstest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := os.Getenv("LB_SERVICES_IP")
+	certs, tlsDir := t.TempDir(), t.TempDir()
+	serverCert, serverKey, err := pki.ServerCert(net.ParseIP(ip))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, data := range map[string][]byte{
+		filepath.Join(certs, "SimpleNotificationService-e2e.pem"): pki.CertPEM,
+		filepath.Join(tlsDir, "tls.crt"):                          serverCert,
+		filepath.Join(tlsDir, "tls.key"):                          serverKey,
+	} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := ip + ":9443"
+	certURL := "https://" + addr + "/SimpleNotificationService-e2e.pem"
+	srv := harness.Start(t, "httpsfiles", []string{"ip", "netns", "exec", os.Getenv("LB_SERVICES_NETNS"), os.Getenv("LB_HTTPSFILES"),
+		"-addr", addr, "-root", certs, "-cert", filepath.Join(tlsDir, "tls.crt"), "-key", filepath.Join(tlsDir, "tls.key")})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.Roots(), MinVersion: tls.VersionTLS12}}}
+	srv.WaitReady(t, 20*time.Second, func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, certURL, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
+
+	// The catalog's Deployment, pointed at the test CA, host and topic.
+	doc := b.triggerFile(t, "sns-interceptor.yaml")
+	for old, new := range map[string]string{
+		"value: arn:aws:sns:eu-west-1:123456789012:functions": "value: " + snsTopic,
+		"            - name: SNS_MAX_AGE\n": "            - name: SNS_CERT_HOSTS\n" +
+			"              value: '^" + strings.ReplaceAll(ip, ".", `\.`) + "$'\n" +
+			"            - name: SNS_CA_FILE\n              value: /etc/sns-ca/ca.pem\n            - name: SNS_MAX_AGE\n",
+		"          ports:\n":  "          volumeMounts:\n            - {name: sns-ca, mountPath: /etc/sns-ca, readOnly: true}\n          ports:\n",
+		"      containers:\n": "      volumes:\n        - name: sns-ca\n          configMap: {name: sns-ca}\n      containers:\n",
+	} {
+		if !strings.Contains(doc, old) {
+			t.Fatalf("sns-interceptor.yaml no longer has %q", old)
+		}
+		doc = strings.Replace(doc, old, new, 1)
+	}
+	apply(t, b.ns, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sns-ca\ndata:\n  ca.pem: %q\n---\n%s", pki.CAPEM, doc))
+	eventually(t, "sns-interceptor ready", runTimeout, func(ctx context.Context) (bool, error) {
+		d, err := c.kube.AppsV1().Deployments(b.ns).Get(ctx, "sns-interceptor", metav1.GetOptions{})
+		return err == nil && d.Status.ReadyReplicas > 0, err
+	})
+	return func(m sns.Message) string {
+		m.SigningCertURL, m.SignatureVersion = certURL, "1"
+		s, err := sns.StringToSign(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Signature, err = pki.Sign(m.SignatureVersion, s); err != nil {
+			t.Fatal(err)
+		}
+		return mustJSON(t, m)
+	}
+}
+
 // runsOf lists the PipelineRuns an event created.
 func runsOf(t *testing.T, ns, eventID string) []v1.PipelineRun {
 	prs, err := c.tekton.TektonV1().PipelineRuns(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "triggers.tekton.dev/triggers-eventid=" + eventID})
@@ -159,6 +244,7 @@ func mustJSON(t *testing.T, v any) string {
 func TestTriggersS3Events(t *testing.T) {
 	t.Parallel()
 	b := newBuildEnv(t)
+	signSNS := b.withSNSInterceptor(t)
 	url := b.withTriggers(t, "unused")
 
 	// Direct S3 event: the marker of a folder whose key S3 URL-encodes.
@@ -169,8 +255,15 @@ func TestTriggersS3Events(t *testing.T) {
 	// SNS-wrapped: an archive.
 	b.s3.Put(t, b.bucket, "incoming/hello-node.tar.gz", tarGz(t, fixtureFunction("node")))
 	message := mustJSON(t, map[string]any{"Records": []any{s3Record(b.bucket, "incoming/hello-node.tar.gz", "ObjectCreated:CompleteMultipartUpload", "fedcba9876543210-2")}})
-	sns := mustJSON(t, map[string]any{"Type": "Notification", "MessageId": "m1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:functions",
-		"Message": message, "Timestamp": "2026-12-04T00:00:00.000Z", "SignatureVersion": "1", "Signature": "unchecked", "SigningCertURL": "https://sns.us-east-1.amazonaws.com/x.pem"})
+	snsMessage := sns.Message{Type: "Notification", MessageID: "e2e-1", TopicArn: snsTopic, Message: message,
+		Timestamp: time.Now().UTC().Format(time.RFC3339)}
+	snsSigned := signSNS(snsMessage)
+	// The same notification, its message swapped after signing.
+	var forged sns.Message
+	if err := json.Unmarshal([]byte(snsSigned), &forged); err != nil {
+		t.Fatal(err)
+	}
+	forged.Message = strings.Replace(forged.Message, "hello-node.tar.gz", "hello-forged.tar.gz", 1)
 
 	// EventBridge: the marker of a folder, key as it is.
 	b.uploadDir(t, fixtureFunction("go"), "incoming/hello-go/")
@@ -204,7 +297,7 @@ func TestTriggersS3Events(t *testing.T) {
 		image      string
 	}{
 		{"direct", direct, nil, "s3://" + b.bucket + "/incoming/team a/hello-py/", "hello-py:s3-0123456789abcdef"},
-		{"sns", sns, snsHeaders, "s3://" + b.bucket + "/incoming/hello-node.tar.gz", "hello-node:s3-fedcba9876543210-2"},
+		{"sns", snsSigned, snsHeaders, "s3://" + b.bucket + "/incoming/hello-node.tar.gz", "hello-node:s3-fedcba9876543210-2"},
 		{"eventbridge", eventBridge, nil, "s3://" + b.bucket + "/incoming/hello-go/", "hello-go:s3-aaaabbbbcccc"},
 	}
 	for _, tt := range cases {

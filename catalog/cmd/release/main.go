@@ -5,6 +5,7 @@
 //	release resolve -o release.yaml \
 //	  -image fetch-code=r.example/lb/fetch-code@sha256:... \
 //	  -param BUILDER_IMAGE=r.example/lb/kaniko@sha256:...
+//	release resolve-files -o dist/triggers -image sns-interceptor=... FILE...
 //	release bundle -f release.yaml -registry r.example   # prints the bundle by digest
 package main
 
@@ -13,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +47,7 @@ func main() {
 	}
 }
 
-const usage = "usage: release resolve -o FILE [-image CMD=REF]... [-param NAME=REF]... | release bundle -f FILE -registry HOST[/PATH]"
+const usage = "usage: release resolve -o FILE [-image CMD=REF]... [-param NAME=REF]... | release resolve-files -o DIR [-image CMD=REF]... FILE... | release bundle -f FILE -registry HOST[/PATH]"
 
 func run(args []string) error {
 	if len(args) == 0 {
@@ -54,6 +56,8 @@ func run(args []string) error {
 	switch args[0] {
 	case "resolve":
 		return resolve(args[1:])
+	case "resolve-files":
+		return resolveFiles(args[1:])
 	case "bundle":
 		return pushBundle(args[1:])
 	}
@@ -104,6 +108,47 @@ func bundleTime() time.Time {
 	return time.Unix(0, 0).UTC()
 }
 
+// resolveFiles copies YAML files that are not catalog resources (the
+// triggers and the sns-interceptor) into a folder, ko:// images pinned.
+func resolveFiles(args []string) error {
+	fs := flag.NewFlagSet("resolve-files", flag.ContinueOnError)
+	out := fs.String("o", "", "folder to write the resolved files to")
+	imgs := pairs{}
+	fs.Var(imgs, "image", "CMD=REF: the image of cmd/CMD, by digest (repeat)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() == 0 {
+		return fmt.Errorf("%s", usage)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	im := release.Images{Ko: koImages(imgs)}
+	for _, in := range fs.Args() {
+		doc, err := os.ReadFile(in)
+		if err != nil {
+			return err
+		}
+		resolved, err := release.Resolve(doc, im)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		if err := os.WriteFile(filepath.Join(*out, filepath.Base(in)), resolved, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func koImages(imgs pairs) map[string]string {
+	ko := map[string]string{}
+	for cmd, ref := range imgs {
+		ko[cmdPath+cmd] = ref
+	}
+	return ko
+}
+
 func resolve(args []string) error {
 	fs := flag.NewFlagSet("resolve", flag.ContinueOnError)
 	out := fs.String("o", "release.yaml", "where to write the multi-document YAML")
@@ -117,10 +162,7 @@ func resolve(args []string) error {
 	if err != nil {
 		return err
 	}
-	im := release.Images{Ko: map[string]string{}, ParamDefaults: params}
-	for cmd, ref := range imgs {
-		im.Ko[cmdPath+cmd] = ref
-	}
+	im := release.Images{Ko: koImages(imgs), ParamDefaults: params}
 	doc, err := release.Assemble(".", f, im)
 	if err != nil {
 		return err

@@ -154,10 +154,10 @@ func TestReleaseIsReproducible(t *testing.T) {
 	if bundles[0] != bundles[1] || files[0] != files[1] {
 		t.Errorf("two releases of one commit differ: bundles %q and %q", bundles[0], bundles[1])
 	}
-	if strings.Contains(files[0], "ko://") || strings.Count(images[0], "@sha256:") != 4 {
+	if strings.Contains(files[0], "ko://") || strings.Count(images[0], "@sha256:") != 5 {
 		t.Errorf("release images not all pinned:\n%s", images[0])
 	}
-	for _, want := range []string{"fetch-code=", "render-dockerfile=", "verify-image=", "BUILDER_IMAGE="} {
+	for _, want := range []string{"fetch-code=", "render-dockerfile=", "verify-image=", "sns-interceptor=", "BUILDER_IMAGE="} {
 		if !strings.Contains(images[0], want) {
 			t.Errorf("images.txt lacks %s:\n%s", want, images[0])
 		}
