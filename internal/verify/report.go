@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -113,8 +114,11 @@ func (r Report) Get(check string) (Result, bool) {
 // fits accepts them (the results writer's budget, which also counts what
 // earlier steps of the Task reported), and, only when every check passed,
 // VERIFIED_IMAGE_REF: ref, the image by digest. Details shrink to fit (the
-// same input always gives the same output); the names and verdicts are never
-// dropped.
+// same input always gives the same output). When even the checks' names and
+// verdicts do not fit (a pod of many steps shares little room, and long
+// image names take it), REPORT is the verdicts alone, "check:ok" strings,
+// then "[]": the full report is in the step's log either way, and the
+// verdict must not be lost to a report that does not fit.
 func (r Report) Results(fits func(...step.Result) bool, ref string) ([]step.Result, error) {
 	fixed := []step.Result{{Name: "VERIFIED", Value: fmt.Sprint(r.Verified())}}
 	if r.Verified() {
@@ -122,13 +126,45 @@ func (r Report) Results(fits func(...step.Result) bool, ref string) ([]step.Resu
 		// leave it unset, even where Tekton reports a failed task's results.
 		fixed = append(fixed, step.Result{Name: "VERIFIED_IMAGE_REF", Value: ref})
 	}
-	report, err := r.encode(func(report string) bool {
+	fitsAsReport := func(report string) bool {
 		return fits(append(fixed, step.Result{Name: "REPORT", Value: report})...)
-	})
+	}
+	report, err := r.encode(fitsAsReport)
+	if errors.Is(err, errNoRoom) {
+		report = r.verdicts()
+		if !fitsAsReport(report) {
+			report = "[]"
+		}
+		if !fitsAsReport(report) {
+			return nil, fmt.Errorf("the results leave no room for VERIFIED and REPORT: %w", err)
+		}
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return append(fixed, step.Result{Name: "REPORT", Value: report}), nil
+}
+
+// errNoRoom: the report does not fit even without details.
+var errNoRoom = errors.New("no room for the report")
+
+// verdicts is the shortest report that still says every check's verdict:
+// a JSON array of "check:ok", "check:failed", "check:off" or "check:blocked".
+func (r Report) verdicts() string {
+	out := make([]string, len(r))
+	for i, c := range r {
+		v := "failed"
+		switch {
+		case c.Skipped != "":
+			v = c.Skipped
+		case c.OK:
+			v = "ok"
+		}
+		out[i] = c.Check + ":" + v
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
 }
 
 // truncMark ends a detail that was cut to fit the budget.
@@ -164,7 +200,7 @@ func (r Report) encode(fits func(string) bool) (string, error) {
 		return "", err
 	}
 	if !fits(s) {
-		return "", fmt.Errorf("report of %d checks needs %d bytes even without details, more than the results budget leaves", len(r), len(s))
+		return "", fmt.Errorf("report of %d checks needs %d bytes even without details, more than the results budget leaves: %w", len(r), len(s), errNoRoom)
 	}
 	return s, nil
 }

@@ -30,13 +30,16 @@ func TestResultsFitTheBudget(t *testing.T) {
 		report  Report
 		budget  int
 		cut     bool
+		minimal string // REPORT's prefix when even the names do not fit
 		wantErr string
 	}{
 		{name: "small report untouched", report: fullReport("fine"), budget: 4096},
 		{name: "long details cut", report: fullReport(long), budget: 4096, cut: true},
 		{name: "one long failure cut, others kept", report: manySecrets, budget: 4096, cut: true},
 		{name: "tight budget", report: fullReport(long), budget: 1024, cut: true},
-		{name: "names alone do not fit", report: fullReport(long), budget: 300, wantErr: "even without details"},
+		{name: "names alone do not fit: verdicts only", report: fullReport(long), budget: 620, minimal: `["tag-digest:ok",`},
+		{name: "not even verdicts fit: empty report", report: fullReport(long), budget: 330, minimal: "[]"},
+		{name: "nothing fits", report: fullReport(long), budget: 150, wantErr: "no room for VERIFIED and REPORT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,6 +65,12 @@ func TestResultsFitTheBudget(t *testing.T) {
 			// Only a verified image gets the reference a Pipeline deploys.
 			if ref, ok := byName["VERIFIED_IMAGE_REF"]; ok != tt.report.Verified() || (ok && ref != testRef) {
 				t.Errorf("VERIFIED_IMAGE_REF = %q (set %v) for a report verified=%v", ref, ok, tt.report.Verified())
+			}
+			if tt.minimal != "" {
+				if !strings.HasPrefix(byName["REPORT"], tt.minimal) || byName["VERIFIED"] != "true" {
+					t.Errorf("REPORT = %q, VERIFIED = %q: want the verdict kept and REPORT starting %q", byName["REPORT"], byName["VERIFIED"], tt.minimal)
+				}
+				return
 			}
 			var got Report
 			if err := json.Unmarshal([]byte(byName["REPORT"]), &got); err != nil {

@@ -53,8 +53,8 @@ func TestResolveStep(t *testing.T) {
 			t.Errorf("env %s = %q, want %q", k, got, want)
 		}
 	}
-	if st.WorkingDir != "/workspace/source" || st.Mounts["/workspace/source"] != "source" {
-		t.Errorf("workingDir %s mounts %v", st.WorkingDir, st.Mounts)
+	if st.WorkingDir != "" || st.Mounts["/workspace/source"] != "source" {
+		t.Errorf("workingDir %q (none: a workingDir costs an init container, see function-build), mounts %v", st.WorkingDir, st.Mounts)
 	}
 	if _, ok := st.Mounts["/kaniko/.docker"]; ok {
 		t.Errorf("unbound optional dockerconfig is mounted: %v", st.Mounts)
@@ -83,7 +83,7 @@ func TestResolveStepWithoutImage(t *testing.T) {
 
 func TestSpecFollowsTheSecurityContext(t *testing.T) {
 	st := resolved(t, map[string]pipelinev1.ParamValue{"IMAGE": String("r.example/fn:1")}, "source")
-	s, err := Spec(SpecInput{Step: st, Image: v1.Config{Env: []string{"PATH=/kaniko", "IMAGE=from-image"}, Entrypoint: []string{"/kaniko/executor"}},
+	s, err := Spec(SpecInput{Step: st, Image: v1.Config{Env: []string{"PATH=/kaniko", "IMAGE=from-image"}, Entrypoint: []string{"/kaniko/executor"}, WorkingDir: "/workspace"},
 		Binds: []Bind{{Source: "/tmp/src", Destination: "/workspace/source"}}, Hostname: "lbk-x", NoFile: 1024})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestSpecFollowsTheSecurityContext(t *testing.T) {
 		len(p.Capabilities.Inheritable) != 0 || len(p.Capabilities.Ambient) != 0 {
 		t.Errorf("capabilities %+v, want exactly %v in bounding/effective/permitted", p.Capabilities, want)
 	}
-	if !slices.Equal(p.Args[:1], []string{"/kaniko/kaniko-build"}) || p.Cwd != "/workspace/source" {
+	if !slices.Equal(p.Args[:1], []string{"/kaniko/kaniko-build"}) || p.Cwd != "/workspace" {
 		t.Errorf("args %q cwd %s", p.Args, p.Cwd)
 	}
 	if !slices.Contains(p.Env, "IMAGE=r.example/fn:1") || slices.Contains(p.Env, "IMAGE=from-image") || !slices.Contains(p.Env, "PATH=/kaniko") {
