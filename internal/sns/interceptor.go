@@ -56,6 +56,8 @@ func Handler(v *Verifier, logger *log.Logger) http.Handler {
 		resp := decide(r, v, req)
 		if resp.Status.Code != codeOK {
 			logger.Printf("sns-interceptor: stopped: %s", resp.Status.Message)
+		} else {
+			logger.Printf("sns-interceptor: passed: %s", resp.Status.Message)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(resp)
@@ -82,7 +84,7 @@ func decide(r *http.Request, v *Verifier, req request) response {
 	if m.Type != "Notification" {
 		return stop(codeInvalidArgument, "authentic %s for %s: not a build; confirm or drop the subscription from the SNS console", m.Type, m.TopicArn)
 	}
-	return response{Continue: true, Status: status{Code: codeOK}}
+	return response{Continue: true, Status: status{Code: codeOK, Message: fmt.Sprintf("signed notification %s of %s", m.MessageID, m.TopicArn)}}
 }
 
 func header(h map[string][]string, name string) string {

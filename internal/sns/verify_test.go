@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -204,5 +205,28 @@ func TestNewVerifier(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestNewVerifierTrustsTheCAFile: with SNS_CA_FILE, the certificate's
+// server may also be vouched for by that CA (the e2e's https server).
+func TestNewVerifierTrustsTheCAFile(t *testing.T) {
+	pki := newPKI(t)
+	tlsConfig, err := pki.p.TLSConfig(net.ParseIP("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(pki.certPEM()) }))
+	srv.TLS = tlsConfig
+	srv.StartTLS()
+	defer srv.Close()
+	caFile := t.TempDir() + "/ca.pem"
+	os.WriteFile(caFile, pki.p.CAPEM, 0o644)
+	v, err := NewVerifier(Config{CAFile: caFile, CertHosts: `^127\.0\.0\.1$`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(context.Background(), pki.sign(t, notification(srv.URL+"/SimpleNotificationService-x.pem", "2"))); err != nil {
+		t.Fatal(err)
 	}
 }

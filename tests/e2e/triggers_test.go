@@ -282,7 +282,10 @@ func TestTriggersS3Events(t *testing.T) {
 		"another bucket":                   {mustJSON(t, map[string]any{"Records": []any{s3Record("not-ours", "incoming/hello.zip", "ObjectCreated:Put", "04")}}), nil},
 		"a name that is no image name":     {mustJSON(t, map[string]any{"Records": []any{s3Record(b.bucket, "incoming/Bad%24Name.zip", "ObjectCreated:Put", "05")}}), nil},
 		"an SNS subscription confirmation": {mustJSON(t, map[string]any{"Type": "SubscriptionConfirmation", "SubscribeURL": "https://sns.example/confirm"}), map[string]string{"X-Amz-Sns-Message-Type": "SubscriptionConfirmation"}},
-		"an S3 test event over SNS":        {mustJSON(t, map[string]any{"Type": "Notification", "Message": `{"Service":"Amazon S3","Event":"s3:TestEvent"}`}), snsHeaders},
+		"an S3 test event over SNS (signed)": {signSNS(sns.Message{Type: "Notification", MessageID: "e2e-2", TopicArn: snsTopic,
+			Message: `{"Service":"Amazon S3","Event":"s3:TestEvent"}`, Timestamp: time.Now().UTC().Format(time.RFC3339)}), snsHeaders},
+		"a forged SNS notification":    {mustJSON(t, forged), snsHeaders},
+		"an unsigned SNS notification": {mustJSON(t, map[string]any{"Type": "Notification", "TopicArn": snsTopic, "Message": message}), snsHeaders},
 	}
 	var ignoredIDs []string
 	for what, e := range ignored {
