@@ -200,8 +200,8 @@ func TestBuildWritesResultsOnlyAfterThePush(t *testing.T) {
 			cfg := workspace(t)
 			cfg.Executor = self
 			t.Setenv("FAKE_KANIKO", tt.mode)
-			var out, errOut bytes.Buffer
-			err := Build(context.Background(), cfg, []string{"--"}, &out, &errOut)
+			var out bytes.Buffer
+			err := Build(context.Background(), cfg, []string{"--"}, &out)
 			if step.ExitCode(err) != tt.code || step.Reason(err) != tt.reason {
 				t.Fatalf("error %v (code %d, reason %s), want code %d reason %q", err, step.ExitCode(err), step.Reason(err), tt.code, tt.reason)
 			}
@@ -226,8 +226,8 @@ func TestBuildWritesResultsOnlyAfterThePush(t *testing.T) {
 					t.Errorf("result %s = %q, %v; want %q", k, b, err, v)
 				}
 			}
-			if !strings.Contains(errOut.String(), "Pushed") {
-				t.Errorf("Kaniko's log was not passed through: %q", errOut.String())
+			if !strings.Contains(out.String(), "Pushed") {
+				t.Errorf("Kaniko's log was not passed through: %q", out.String())
 			}
 		})
 	}
@@ -236,7 +236,7 @@ func TestBuildWritesResultsOnlyAfterThePush(t *testing.T) {
 func TestBuildReportsAMissingExecutor(t *testing.T) {
 	cfg := workspace(t)
 	cfg.Executor = filepath.Join(t.TempDir(), "executor")
-	err := Build(context.Background(), cfg, []string{"--"}, &bytes.Buffer{}, &bytes.Buffer{})
+	err := Build(context.Background(), cfg, []string{"--"}, &bytes.Buffer{})
 	if step.Reason(err) != "ExecutorMissing" {
 		t.Errorf("error %v, want ExecutorMissing", err)
 	}

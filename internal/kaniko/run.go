@@ -25,11 +25,12 @@ func Main(ctx context.Context) error {
 	if err := step.LoadConfig(ctx, &cfg); err != nil {
 		return err
 	}
-	return Build(ctx, cfg, os.Args[1:], os.Stdout, os.Stderr)
+	return Build(ctx, cfg, os.Args[1:], os.Stderr)
 }
 
-// Build runs the executor and, only once it has pushed, writes the results.
-func Build(ctx context.Context, cfg Config, argv []string, stdout, stderr io.Writer) error {
+// Build runs the executor, its output to log, and, only once it has pushed,
+// writes the results.
+func Build(ctx context.Context, cfg Config, argv []string, log io.Writer) error {
 	inv, err := Plan(cfg, argv)
 	if err != nil {
 		return err
@@ -41,8 +42,12 @@ func Build(ctx context.Context, cfg Config, argv []string, stdout, stderr io.Wri
 	}
 	tail := &lastLines{max: 30}
 	cmd := exec.CommandContext(ctx, cfg.Executor, inv.Args...)
-	cmd.Stdout = io.MultiWriter(stdout, tail)
-	cmd.Stderr = io.MultiWriter(stderr, tail)
+	// One stream, the step's stderr, for all of Kaniko's output: a RUN's
+	// output (Kaniko's stdout) and Kaniko's errors stay in order, and the
+	// step's own one-line reason, written last to stderr, stays last in the
+	// log (two pipes are read in no particular order).
+	out := io.MultiWriter(log, tail)
+	cmd.Stdout, cmd.Stderr = out, out
 	// Kubernetes stops a pod with SIGTERM: pass it on so Kaniko can clean up,
 	// and kill it only if it does not stop in time.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }

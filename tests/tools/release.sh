@@ -50,6 +50,7 @@ step "$dist/release.yaml and $dist/checksums.txt"
 step "bundle"
 bundle=$("$dist/.bin/release" bundle -f "$dist/release.yaml" -registry "$REGISTRY")
 echo "$bundle" >"$dist/bundle.txt"
-printf '%s\n' "${image_flags[@]}" "BUILDER_IMAGE=$kaniko" | grep -v '^-image$' >"$dist/images.txt"
+# Sorted: ko prints images in the order its parallel builds finish.
+printf '%s\n' "${image_flags[@]}" "BUILDER_IMAGE=$kaniko" | grep -v '^-image$' | sort >"$dist/images.txt"
 step "done: images in $dist/images.txt; bundle:"
 echo "$bundle"
