@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -88,8 +89,14 @@ func waitRunFails(t *testing.T, ns, run string) *v1.PipelineRun {
 	return pr
 }
 
+// stepError is the one line every step binary ends with on failure
+// (internal/step): "NAME: Reason: what went wrong and how to fix it".
+var stepError = regexp.MustCompile(`^(fetch-code|render-dockerfile|kaniko-build|verify-image): [A-Z][A-Za-z]+: `)
+
 // failedStep names the step of the run's TaskRun that exited non-zero and
-// returns the last line of its log.
+// returns its one-line error from the log. (The step writes progress to
+// stdout and that line to stderr; the pod log interleaves the two streams,
+// so the line is looked for near the end rather than taken as the last.)
 func failedStep(t *testing.T, ns string, pr *v1.PipelineRun) (string, string) {
 	t.Helper()
 	ctx := context.Background()
@@ -102,13 +109,18 @@ func failedStep(t *testing.T, ns string, pr *v1.PipelineRun) (string, string) {
 		if s.Terminated == nil || s.Terminated.ExitCode == 0 {
 			continue
 		}
-		tail := int64(5)
+		tail := int64(40)
 		raw, err := c.kube.CoreV1().Pods(ns).GetLogs(tr.Status.PodName, &corev1.PodLogOptions{Container: s.Container, TailLines: &tail}).Do(ctx).Raw()
 		if err != nil {
 			t.Fatalf("log of %s: %v", s.Container, err)
 		}
 		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-		return s.Name, lines[len(lines)-1]
+		for i := len(lines) - 1; i >= 0; i-- {
+			if stepError.MatchString(lines[i]) {
+				return s.Name, lines[i]
+			}
+		}
+		t.Fatalf("step %s failed without its one-line error; log tail:\n%s", s.Name, raw)
 	}
 	t.Fatalf("no step of %s exited non-zero: %s", tr.Name, toYAML(tr.Status.Conditions))
 	return "", ""
