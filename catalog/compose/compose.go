@@ -252,7 +252,7 @@ func (c *combined) scratch(w string) error {
 // 2-CPU node ran one build at a time.
 func (c *combined) sequentialRequests() error {
 	largest := map[string]*yaml.Node{} // resource -> the request node that stays
-	var maxQ = map[string]resource.Quantity{}
+	maxQ := map[string]resource.Quantity{}
 	for _, s := range c.steps {
 		req := yamlnode.Get(yamlnode.Get(s, "computeResources"), "requests")
 		if req == nil {
@@ -395,13 +395,22 @@ func renameParam(spec *yaml.Node, old, new string) error {
 	return nil
 }
 
-// setParam replaces a param by a fixed value everywhere in the part.
-func setParam(spec *yaml.Node, param, value string) error {
+// dropParam removes param's declaration from the part (Set and Wire replace
+// its uses); how names the caller in the error.
+func dropParam(spec *yaml.Node, param, how string) error {
 	params := yamlnode.Get(spec, "params")
 	if params == nil || findNamed(params.Content, param) == nil {
-		return fmt.Errorf("set: no param %s", param)
+		return fmt.Errorf("%s: no param %s", how, param)
 	}
 	params.Content = without(params.Content, param)
+	return nil
+}
+
+// setParam replaces a param by a fixed value everywhere in the part.
+func setParam(spec *yaml.Node, param, value string) error {
+	if err := dropParam(spec, param, "set"); err != nil {
+		return err
+	}
 	ref := fmt.Sprintf("$(params.%s)", param)
 	walkScalars(spec, func(n *yaml.Node) {
 		if strings.Contains(n.Value, ref) {
@@ -415,11 +424,9 @@ func setParam(spec *yaml.Node, param, value string) error {
 // wireParam replaces a param by a result an earlier step wrote: the param is
 // dropped and its env entries read the result file instead.
 func wireParam(spec *yaml.Node, param, result string) error {
-	params := yamlnode.Get(spec, "params")
-	if params == nil || findNamed(params.Content, param) == nil {
-		return fmt.Errorf("wire: no param %s", param)
+	if err := dropParam(spec, param, "wire"); err != nil {
+		return err
 	}
-	params.Content = without(params.Content, param)
 	ref := fmt.Sprintf("$(params.%s)", param)
 	wired := 0
 	for _, s := range yamlnode.Items(spec, "steps") {

@@ -25,7 +25,7 @@ type Images struct {
 var koRef = regexp.MustCompile(`ko://[^\s"']+`)
 
 // Resolve returns doc with every ko:// reference and every listed param's
-// default replaced. An unknown ko:// path, or a value not pinned by digest,
+// default replaced (defaults only in a single-document doc). An unknown ko:// path, or a value not pinned by digest,
 // is an error: a release never ships a floating image.
 func Resolve(doc []byte, im Images) ([]byte, error) {
 	for _, m := range []map[string]string{im.Ko, im.ParamDefaults} {
@@ -49,9 +49,15 @@ func Resolve(doc []byte, im Images) ([]byte, error) {
 	if len(im.ParamDefaults) == 0 {
 		return []byte(out), nil
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal([]byte(out), &root); err != nil {
+	// Param defaults are rewritten in the node tree of one document; a
+	// second one would be dropped by re-encoding, so it is refused.
+	dec := yaml.NewDecoder(strings.NewReader(out))
+	var root, next yaml.Node
+	if err := dec.Decode(&root); err != nil {
 		return nil, err
+	}
+	if err := dec.Decode(&next); err == nil {
+		return nil, fmt.Errorf("param defaults can be pinned in a single YAML document only; this one has more")
 	}
 	if len(root.Content) == 1 {
 		for _, p := range yamlnode.Items(yamlnode.Get(root.Content[0], "spec"), "params") {

@@ -44,3 +44,11 @@ func TestAssembleRepositoryCatalog(t *testing.T) {
 		t.Errorf("tag instead of digest: err = %v", err)
 	}
 }
+
+func TestResolveRefusesParamDefaultsInManyDocuments(t *testing.T) {
+	doc := "kind: Task\nspec:\n  params:\n    - name: BUILDER_IMAGE\n      default: r.example/k:1\n---\nkind: Task\n"
+	_, err := Resolve([]byte(doc), Images{ParamDefaults: map[string]string{"BUILDER_IMAGE": "r.example/k@" + digest}})
+	if err == nil || !strings.Contains(err.Error(), "single YAML document") {
+		t.Errorf("err = %v: the second document would be dropped", err)
+	}
+}
